@@ -1,0 +1,62 @@
+# Small helpers shared by every folder's CMakeLists.txt.
+
+# Warnings for one target; -Werror only when WRSEC_WERROR is ON (CI and presets).
+function(wrsec_set_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow -Wpedantic -Wnon-virtual-dtor
+                                           -Woverloaded-virtual)
+  if(WRSEC_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()
+
+# Sanitizer flags apply to everything built in this tree, so set them once, globally.
+if(WRSEC_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# wrsec_add_library(<folder> SOURCES ... DEPS ...): the one library target of a code folder,
+# named wrsec_<folder> with alias wrsec::<folder>; headers are included from the repo root.
+function(wrsec_add_library folder)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(wrsec_${folder} STATIC ${ARG_SOURCES})
+  add_library(wrsec::${folder} ALIAS wrsec_${folder})
+  target_include_directories(wrsec_${folder} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>)
+  target_compile_features(wrsec_${folder} PUBLIC cxx_std_20)
+  target_link_libraries(wrsec_${folder} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+  wrsec_set_warnings(wrsec_${folder})
+endfunction()
+
+# wrsec_add_test(<name> SOURCES ... DEPS ... LABELS ...): one GoogleTest executable whose cases
+# CTest discovers, each carrying the given labels (unit | slow | golden).
+function(wrsec_add_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 600)
+  endif()
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  target_compile_definitions(${name} PRIVATE WRSEC_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  wrsec_set_warnings(${name})
+  gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+                       DISCOVERY_TIMEOUT 60)
+endfunction()
+
+# Provenance captured at configure time and compiled into wrsec::experiments.
+function(wrsec_capture_provenance)
+  find_package(Git QUIET)
+  set(describe "unknown")
+  set(dirty "unknown")
+  if(GIT_FOUND)
+    execute_process(COMMAND ${GIT_EXECUTABLE} describe --always --dirty --tags
+                    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR} OUTPUT_VARIABLE describe
+                    OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0 OR describe STREQUAL "")
+      set(describe "unknown")
+    endif()
+  endif()
+  set(WRSEC_GIT_DESCRIBE "${describe}" PARENT_SCOPE)
+endfunction()
