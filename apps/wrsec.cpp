@@ -1,0 +1,231 @@
+// wrsec: command-line front end. Parsing only; the work is done by wrsec::experiments.
+// Exit codes: 0 success, 2 bad input (unknown id, bad parameter, unreadable config), 1 other
+// errors.
+#include <omp.h>
+
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/errors.h"
+#include "experiments/cell_run.h"
+#include "experiments/sink.h"
+
+namespace po = boost::program_options;
+using wrsec::InvalidArgument;
+
+namespace {
+
+constexpr int kExitBadInput = 2;
+
+const char* kUsage =
+    "usage: wrsec <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  list    list every registered game, scheme and attack\n"
+    "  run     play the trials of one cell (game x scheme x attack) and report the advantage\n"
+    "\n"
+    "Run 'wrsec <command> --help' for the options of a command.\n";
+
+int cmd_list(const std::vector<std::string>& args) {
+  po::options_description opts("wrsec list: every registered component with its description");
+  opts.add_options()("help,h", "show this help");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  if (vm.count("help")) {
+    std::cout << opts;
+    return 0;
+  }
+  const auto& catalog = wrsec::experiments::Catalog::builtin();
+  auto print = [](const auto& registry, const char* title) {
+    std::cout << title << ":\n";
+    for (const auto* entry : registry.entries())
+      std::cout << "  " << entry->id
+                << std::string(entry->id.size() < 22 ? 22 - entry->id.size() : 1, ' ')
+                << entry->description << '\n';
+  };
+  print(catalog.games, "games");
+  print(catalog.schemes, "schemes");
+  std::cout << "  " << wrsec::experiments::kNoScheme << std::string(18, ' ')
+            << "no scheme (for games that play without one)\n";
+  print(catalog.attacks, "attacks");
+  return 0;
+}
+
+// Splits "game.p0" into the component's parameter set.
+void add_component_param(wrsec::experiments::CellSpec& spec, const std::string& key,
+                         const std::string& value) {
+  const auto dot = key.find('.');
+  const std::string component = dot == std::string::npos ? "" : key.substr(0, dot);
+  const std::string name = dot == std::string::npos ? "" : key.substr(dot + 1);
+  if (name.empty())
+    throw InvalidArgument("parameter '" + key +
+                          "' must be prefixed by its component: game., scheme. or attack.");
+  if (component == "game") {
+    spec.game_params.set(name, value);
+  } else if (component == "scheme") {
+    spec.scheme_params.set(name, value);
+  } else if (component == "attack") {
+    spec.attack_params.set(name, value);
+  } else {
+    throw InvalidArgument("unknown key '" + key + "' (expected game., scheme. or attack. prefix)");
+  }
+}
+
+std::uint64_t parse_count(const std::string& what, const std::string& text) {
+  std::size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    throw InvalidArgument(what + " must be a non-negative integer, got '" + text + "'");
+  }
+  if (used != text.size() || value < 0)
+    throw InvalidArgument(what + " must be a non-negative integer, got '" + text + "'");
+  return static_cast<std::uint64_t>(value);
+}
+
+int cmd_run(const std::vector<std::string>& args) {
+  po::options_description opts(
+      "wrsec run: play trials of one cell and report the adversary's advantage with an exact\n"
+      "Clopper-Pearson bound. Component parameters: --param game.KEY=VALUE (also scheme., "
+      "attack.)");
+  opts.add_options()("help,h", "show this help")("game", po::value<std::string>(),
+                                                 "game id (see 'wrsec list')")(
+      "scheme", po::value<std::string>(), "scheme id, or 'none' (default)")(
+      "attack", po::value<std::string>(), "attack (adversary) id")(
+      "trials", po::value<std::string>(), "number of trials (default 1000)")(
+      "first-trial", po::value<std::string>(),
+      "index of the first trial (default 0); trial i always uses counter i, so ranges shard")(
+      "seed", po::value<std::string>(), "master seed (default: random; always reported)")(
+      "threads", po::value<std::string>(), "OpenMP threads (default: all cores)")(
+      "alpha", po::value<double>(), "error level of the bounds (default 0.05)")(
+      "out", po::value<std::string>(), "write the JSON line(s) to this file (atomically)")(
+      "param", po::value<std::vector<std::string>>()->composing(),
+      "component parameter, e.g. game.p0=0.3 (repeatable)")(
+      "config", po::value<std::string>(),
+      "INI file with the same keys (game = ..., trials = ...) and [game]/[scheme]/[attack] "
+      "sections of parameters; command-line options win");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  if (vm.count("help")) {
+    std::cout << opts
+              << "\nexample:\n  wrsec run --game bernoulli_ind --attack likelihood_ratio "
+                 "--trials 20000 --seed 1 --param game.p0=0.45 --param game.p1=0.55\n";
+    return 0;
+  }
+
+  wrsec::experiments::CellSpec spec;
+  std::vector<std::pair<std::string, std::string>> config_params;
+  if (vm.count("config")) {
+    const std::string path = vm["config"].as<std::string>();
+    std::ifstream in(path);
+    if (!in) throw InvalidArgument("cannot read config file '" + path + "'");
+    po::options_description file_opts;
+    file_opts.add_options()("game", po::value<std::string>())("scheme", po::value<std::string>())(
+        "attack", po::value<std::string>())("trials", po::value<std::string>())(
+        "first-trial", po::value<std::string>())("seed", po::value<std::string>())(
+        "threads", po::value<std::string>())("alpha", po::value<double>())(
+        "out", po::value<std::string>());
+    po::parsed_options parsed = [&] {
+      try {
+        return po::parse_config_file(in, file_opts, /*allow_unregistered=*/true);
+      } catch (const po::error& e) {
+        throw InvalidArgument("config file '" + path + "': " + e.what());
+      }
+    }();
+    for (const auto& option : parsed.options) {
+      if (option.unregistered) {
+        if (option.value.size() != 1)
+          throw InvalidArgument("config file '" + path + "': key '" + option.string_key +
+                                "' needs exactly one value");
+        config_params.emplace_back(option.string_key, option.value.front());
+      }
+    }
+    po::store(parsed, vm);  // command line stored first, so it wins
+  }
+  for (const auto& [key, value] : config_params) {
+    // A command-line --param for the same key overrides the file: apply file values first.
+    add_component_param(spec, key, value);
+  }
+  if (vm.count("param"))
+    for (const auto& text : vm["param"].as<std::vector<std::string>>()) {
+      const auto [key, value] = wrsec::definitions::parse_assignment(text);
+      add_component_param(spec, key, value);
+    }
+
+  if (!vm.count("game")) throw InvalidArgument("--game is required (see 'wrsec list')");
+  if (!vm.count("attack")) throw InvalidArgument("--attack is required (see 'wrsec list')");
+  spec.game = vm["game"].as<std::string>();
+  spec.attack = vm["attack"].as<std::string>();
+  if (vm.count("scheme")) spec.scheme = vm["scheme"].as<std::string>();
+
+  wrsec::experiments::CellRunOptions options;
+  const std::uint64_t trials =
+      vm.count("trials") ? parse_count("--trials", vm["trials"].as<std::string>()) : 1000;
+  if (trials == 0) throw InvalidArgument("--trials must be at least 1");
+  const std::uint64_t first =
+      vm.count("first-trial") ? parse_count("--first-trial", vm["first-trial"].as<std::string>())
+                              : 0;
+  if (first > UINT64_MAX - trials) throw InvalidArgument("--first-trial + --trials overflows");
+  options.trials = {first, first + trials};
+  if (vm.count("seed")) {
+    options.seed = parse_count("--seed", vm["seed"].as<std::string>());
+  } else {
+    std::random_device rd;
+    options.seed = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();  // printed in the report
+  }
+  options.threads = omp_get_max_threads();
+  if (vm.count("threads")) {
+    const auto t = parse_count("--threads", vm["threads"].as<std::string>());
+    if (t < 1 || t > 1024) throw InvalidArgument("--threads must lie in [1, 1024]");
+    options.threads = static_cast<int>(t);
+  }
+  if (vm.count("alpha")) options.alpha = vm["alpha"].as<double>();
+  if (!(options.alpha > 0.0 && options.alpha < 1.0))
+    throw InvalidArgument("--alpha must lie in (0, 1)");
+
+  // Build every sink before any trial runs so that an unwritable --out fails fast.
+  wrsec::experiments::MultiSink sinks;
+  sinks.add(std::make_unique<wrsec::experiments::TableSink>(std::cout));
+  if (vm.count("out"))
+    sinks.add(std::make_unique<wrsec::experiments::JsonlSink>(vm["out"].as<std::string>()));
+
+  const auto& catalog = wrsec::experiments::Catalog::builtin();
+  const auto result = wrsec::experiments::run_cell(catalog, spec, options);
+  sinks.begin(wrsec::experiments::Provenance::current(options.threads));
+  sinks.write(result);
+  sinks.finish();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + (argc > 1 ? 2 : 1), argv + argc);
+  const std::string command = argc > 1 ? argv[1] : "";
+  try {
+    if (command == "list") return cmd_list(args);
+    if (command == "run") return cmd_run(args);
+    if (command == "--help" || command == "-h" || command == "help") {
+      std::cout << kUsage;
+      return 0;
+    }
+    std::cerr << "wrsec: error: "
+              << (command.empty() ? "no command given" : "unknown command '" + command + "'")
+              << " (try 'wrsec --help')\n";
+    return kExitBadInput;
+  } catch (const po::error& e) {
+    std::cerr << "wrsec: error: " << e.what() << '\n';
+    return kExitBadInput;
+  } catch (const InvalidArgument& e) {
+    std::cerr << "wrsec: error: " << e.what() << '\n';
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    std::cerr << "wrsec: error: " << e.what() << '\n';
+    return 1;
+  }
+}

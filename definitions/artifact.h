@@ -1,0 +1,28 @@
+#pragma once
+// What a weight-release scheme outputs.
+//   Artifact:    the public part, given to everyone including every adversary.
+//   OwnerSecret: what the owner keeps (keys, masks, signatures); reaches only the challenger and
+//                Verify, never an adversary (adversary interfaces take no OwnerSecret).
+// Both are named tensors plus JSON metadata, so they serialise as safetensors.
+#include <nlohmann/json.hpp>
+
+#include "nn/tensor.h"
+
+namespace wrsec::definitions {
+
+struct Artifact {
+  nn::TensorMap tensors;
+  nlohmann::json metadata = nlohmann::json::object();
+};
+
+struct OwnerSecret {
+  nn::TensorMap tensors;
+  nlohmann::json metadata = nlohmann::json::object();
+};
+
+struct Release {
+  Artifact artifact;
+  OwnerSecret secret;
+};
+
+}  // namespace wrsec::definitions

@@ -1,0 +1,64 @@
+#pragma once
+// Syntax of a weight-release scheme Π = (Release, Infer, Verify):
+//   Release(M; r) → (A, s)   randomized: model M, coins r → public artifact A, owner secret s
+//   Infer(A, x) → y          deterministic: the output the released form computes on inputs x
+//   Verify(s, M') → {0,1}    optional (ownership schemes): does suspect model M' carry s's mark?
+// Correctness is scheme-specific (e.g. ‖Infer(A, x) − M(x)‖ within the Taylor error); security
+// notions are games (definitions/game.h) played against the scheme. Capabilities are declared,
+// so a game checks up front that a scheme can play it instead of catching "not implemented".
+// Implementations must be thread-safe: trials call release/infer concurrently on one object.
+#include <cstdint>
+#include <string>
+
+#include "core/rng.h"
+#include "definitions/artifact.h"
+
+namespace wrsec::nn {
+class Model;
+}
+
+namespace wrsec::definitions {
+
+enum class Capability : std::uint32_t {
+  infer = 1U << 0,   // Infer(A, x) is defined
+  verify = 1U << 1,  // Verify(s, M') is defined (ownership schemes)
+};
+
+class Capabilities {
+ public:
+  constexpr Capabilities() = default;
+  constexpr Capabilities(std::initializer_list<Capability> caps) {
+    for (Capability c : caps) bits_ |= static_cast<std::uint32_t>(c);
+  }
+  [[nodiscard]] constexpr bool has(Capability c) const {
+    return (bits_ & static_cast<std::uint32_t>(c)) != 0;
+  }
+  [[nodiscard]] std::string to_string() const;
+
+ private:
+  std::uint32_t bits_ = 0;
+};
+
+// Verification outcome: the decision plus the statistics behind it.
+struct VerifyResult {
+  bool accepted = false;
+  std::uint64_t matches = 0;  // matching bits (or detections)
+  std::uint64_t bits = 0;     // bits checked
+  double log2_p = 0.0;        // log2 p-value of `matches` under the no-mark null
+  nlohmann::json details = nlohmann::json::object();
+};
+
+class WeightReleaseScheme {
+ public:
+  virtual ~WeightReleaseScheme() = default;
+  [[nodiscard]] virtual std::string id() const = 0;
+  [[nodiscard]] virtual Capabilities capabilities() const = 0;
+  [[nodiscard]] virtual Release release(const nn::Model& model, Rng& coins) const = 0;
+  // Throws LogicError unless capabilities() has infer.
+  [[nodiscard]] virtual nn::Matrix infer(const Artifact& artifact, const nn::Matrix& x) const;
+  // Throws LogicError unless capabilities() has verify.
+  [[nodiscard]] virtual VerifyResult verify(const OwnerSecret& secret,
+                                            const nn::Model& suspect) const;
+};
+
+}  // namespace wrsec::definitions

@@ -1,0 +1,52 @@
+#pragma once
+// The catalog: every registered game, scheme and attack, built by the layers' explicit
+// register_builtin_*() functions, and the instantiation of one cell from its specification.
+#include <memory>
+#include <string>
+
+#include "definitions/adversary.h"
+#include "definitions/game.h"
+#include "definitions/params.h"
+#include "definitions/registry.h"
+#include "definitions/scheme.h"
+
+namespace wrsec::experiments {
+
+// The scheme id that means "no scheme" (games such as bernoulli_ind play without one).
+inline constexpr const char* kNoScheme = "none";
+
+struct Catalog {
+  definitions::Registry<definitions::Game> games{"game"};
+  definitions::Registry<definitions::WeightReleaseScheme> schemes{"scheme"};
+  definitions::Registry<definitions::Adversary> attacks{"attack"};
+
+  // The built-in components (built once, thread-safe).
+  static const Catalog& builtin();
+};
+
+// One cell: a game, a scheme (or "none"), an adversary, and each one's parameters.
+struct CellSpec {
+  std::string game;
+  std::string scheme = kNoScheme;
+  std::string attack;
+  definitions::Params game_params;
+  definitions::Params scheme_params;
+  definitions::Params attack_params;
+
+  // Canonical text of the cell; two specs with the same key are the same experiment.
+  [[nodiscard]] std::string key() const;
+  // The experiment id keying the cell's Philox streams: stable_hash(key()).
+  [[nodiscard]] std::uint64_t experiment_id() const;
+};
+
+struct CellInstance {
+  std::unique_ptr<definitions::Game> game;
+  std::unique_ptr<definitions::WeightReleaseScheme> scheme;  // null for "none"
+  std::unique_ptr<definitions::Adversary> adversary;
+};
+
+// Builds the three components and lets the game check that they can play each other; throws
+// InvalidArgument for unknown ids, unknown or malformed parameters and mismatched components.
+CellInstance instantiate(const Catalog& catalog, const CellSpec& spec);
+
+}  // namespace wrsec::experiments

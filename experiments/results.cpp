@@ -1,0 +1,70 @@
+#include "experiments/results.h"
+
+#include "core/errors.h"
+
+namespace wrsec::experiments {
+
+CellResult summarize(const CellSpec& spec, const definitions::Game& game,
+                     const definitions::Adversary& adversary, std::uint64_t seed, TrialRange trials,
+                     const CellCounts& counts, double alpha) {
+  if (!(alpha > 0.0 && alpha < 1.0)) throw InvalidArgument("alpha must lie in (0, 1)");
+  if (counts.n == 0) throw InvalidArgument("a cell needs at least one trial");
+  CellResult r;
+  r.spec = spec;
+  r.shape = game.shape();
+  r.baseline = game.shape() == definitions::GameShape::search ? game.baseline() : 0.0;
+  r.seed = seed;
+  r.trials = trials;
+  r.counts = counts;
+  r.alpha = alpha;
+  r.win_rate_two_sided = cp_two_sided(counts.wins, counts.n, alpha);
+  if (r.shape == definitions::GameShape::distinguishing) {
+    r.advantage = distinguishing_advantage(counts.wins, counts.n, alpha);
+    r.log2_p = log2_binomial_tail(counts.wins, counts.n, 0.5);
+  } else {
+    r.advantage = search_advantage(counts.wins, counts.n, alpha, r.baseline);
+    // Against baseline 0 any win is impossible under the null: the p-value is 0 or 1, not useful.
+    if (r.baseline > 0.0 && r.baseline < 1.0)
+      r.log2_p = log2_binomial_tail(counts.wins, counts.n, r.baseline);
+  }
+  r.reference_advantage = game.reference_advantage(adversary);
+  return r;
+}
+
+nlohmann::json CellResult::to_json(const Provenance& provenance) const {
+  nlohmann::json j;
+  j["schema"] = "wrsec.cell.v1";
+  j["cell"] = spec.key();
+  j["game"] = {{"id", spec.game}, {"params", spec.game_params.values()}};
+  j["scheme"] = {{"id", spec.scheme}, {"params", spec.scheme_params.values()}};
+  j["attack"] = {{"id", spec.attack}, {"params", spec.attack_params.values()}};
+  j["shape"] = definitions::to_string(shape);
+  j["convention"] = definitions::advantage_convention(shape);
+  j["baseline"] = baseline;
+  j["seed"] = seed;
+  j["experiment_id"] = spec.experiment_id();
+  j["trials"] = {{"begin", trials.begin}, {"end", trials.end}};
+  j["counts"] = {{"n", counts.n},   {"wins", counts.wins},
+                 {"b0", counts.b0}, {"b0_guess1", counts.b0_guess1},
+                 {"b1", counts.b1}, {"b1_guess1", counts.b1_guess1}};
+  j["alpha"] = alpha;
+  j["advantage"] = {{"estimate", advantage.estimate},
+                    {"lower", advantage.lower},
+                    {"upper", advantage.upper},
+                    {"method", "exact Clopper-Pearson (Boost.Math)"},
+                    {"lower_level", "one-sided, 1-alpha"},
+                    {"upper_level", shape == definitions::GameShape::distinguishing
+                                        ? "two-sided over both signs, 1-alpha"
+                                        : "one-sided, 1-alpha"}};
+  j["win_rate"] = {{"estimate", static_cast<double>(counts.wins) / static_cast<double>(counts.n)},
+                   {"two_sided", {win_rate_two_sided.lo, win_rate_two_sided.hi}}};
+  j["log2_p"] = log2_p ? nlohmann::json(*log2_p) : nlohmann::json(nullptr);
+  j["reference_advantage"] =
+      reference_advantage ? nlohmann::json(*reference_advantage) : nlohmann::json(nullptr);
+  j["elapsed_seconds"] = elapsed_seconds;
+  j["started_at"] = started_at;
+  j["provenance"] = provenance.to_json();
+  return j;
+}
+
+}  // namespace wrsec::experiments

@@ -1,0 +1,37 @@
+#pragma once
+// One cell's result: the raw counts (sufficient statistics, mergeable across shards), the
+// advantage bounds recomputed from them at level alpha, and everything needed to reproduce it.
+#include <optional>
+
+#include "definitions/game.h"
+#include "experiments/catalog.h"
+#include "experiments/provenance.h"
+#include "experiments/runner.h"
+#include "experiments/statistics.h"
+
+namespace wrsec::experiments {
+
+struct CellResult {
+  CellSpec spec;
+  definitions::GameShape shape = definitions::GameShape::search;
+  double baseline = 0.0;
+  std::uint64_t seed = 0;
+  TrialRange trials;
+  CellCounts counts;
+  double alpha = 0.05;
+  AdvantageBounds advantage{};    // lower: one-sided at alpha; upper: see statistics.h
+  Interval win_rate_two_sided{};  // two-sided CP on Pr[win] at alpha
+  std::optional<double> log2_p;   // p-value against Adv = 0 (absent when the null is degenerate)
+  std::optional<double> reference_advantage;  // closed form, when the game knows it
+  double elapsed_seconds = 0.0;
+  std::string started_at;
+
+  [[nodiscard]] nlohmann::json to_json(const Provenance& provenance) const;
+};
+
+// Computes bounds and p-value from the counts; alpha must lie in (0, 1).
+CellResult summarize(const CellSpec& spec, const definitions::Game& game,
+                     const definitions::Adversary& adversary, std::uint64_t seed, TrialRange trials,
+                     const CellCounts& counts, double alpha);
+
+}  // namespace wrsec::experiments

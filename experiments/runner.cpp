@@ -1,0 +1,72 @@
+#include "experiments/runner.h"
+
+#include <omp.h>
+
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <vector>
+
+#include "core/errors.h"
+
+namespace wrsec::experiments {
+
+void CellCounts::add(const definitions::TrialOutcome& outcome) {
+  ++n;
+  if (outcome.win) ++wins;
+  if (outcome.b == 0) {
+    ++b0;
+    if (outcome.guess == 1) ++b0_guess1;
+  } else if (outcome.b == 1) {
+    ++b1;
+    if (outcome.guess == 1) ++b1_guess1;
+  }
+}
+
+CellCounts& CellCounts::operator+=(const CellCounts& other) {
+  n += other.n;
+  wins += other.wins;
+  b0 += other.b0;
+  b0_guess1 += other.b0_guess1;
+  b1 += other.b1;
+  b1_guess1 += other.b1_guess1;
+  return *this;
+}
+
+CellCounts play_trials(const definitions::Game& game,
+                       const definitions::WeightReleaseScheme* scheme,
+                       const definitions::Adversary& adversary, const RunOptions& options) {
+  if (options.trials.end < options.trials.begin)
+    throw InvalidArgument("trial range end precedes its begin");
+  if (options.threads < 1) throw InvalidArgument("threads must be at least 1");
+  game.check(scheme, adversary);
+
+  const auto total = static_cast<std::int64_t>(options.trials.size());
+  std::vector<CellCounts> per_thread(static_cast<std::size_t>(options.threads));
+  std::atomic<bool> failed{false};
+  std::exception_ptr first_error;
+  std::mutex error_mutex;
+
+#pragma omp parallel for schedule(dynamic, 16) num_threads(options.threads)
+  for (std::int64_t offset = 0; offset < total; ++offset) {
+    if (failed.load(std::memory_order_relaxed)) continue;
+    try {
+      const std::uint64_t trial = options.trials.begin + static_cast<std::uint64_t>(offset);
+      Rng coins(options.seed, options.experiment_id, trial);
+      const auto outcome = game.play(scheme, adversary, coins);
+      per_thread[static_cast<std::size_t>(omp_get_thread_num())].add(outcome);
+    } catch (...) {
+      const std::lock_guard<std::mutex> lock(error_mutex);
+      if (!first_error) first_error = std::current_exception();
+      failed.store(true, std::memory_order_relaxed);
+    }
+  }
+  if (first_error) std::rethrow_exception(first_error);
+
+  CellCounts total_counts;
+  for (const auto& c : per_thread) total_counts += c;  // integer sums: order does not matter
+  WRSEC_CHECK(total_counts.n == options.trials.size(), "a trial was lost or counted twice");
+  return total_counts;
+}
+
+}  // namespace wrsec::experiments

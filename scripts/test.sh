@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, then configure → build → test with warnings as
+# errors (workflow preset "ci": all labels), then the unit tests under ASan+UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cmake --workflow --preset ci
+cmake --workflow --preset asan-ubsan

@@ -1,0 +1,154 @@
+// End-to-end tests of the `wrsec` executable: output, exit codes, and no file left on error.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int exit_code;
+  std::string out;  // stdout and stderr together
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(WRSEC_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  EXPECT_NE(pipe, nullptr);
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (fgets(buf.data(), buf.size(), pipe) != nullptr) out += buf.data();
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("wrsec_cli_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  [[nodiscard]] bool dir_is_empty() const { return fs::is_empty(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(Cli, RunPrintsEstimateBoundConventionAndWritesJson) {
+  const auto out = dir_ / "r.jsonl";
+  const auto r =
+      run("run --game bernoulli_ind --attack likelihood_ratio --trials 4000 --seed 7 "
+          "--threads 2 --param game.samples=8 --out " +
+          out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("estimate"), std::string::npos);
+  EXPECT_NE(r.out.find("lower bound"), std::string::npos);
+  EXPECT_NE(r.out.find("Adv = |2*Pr[win] - 1|"), std::string::npos);
+  std::ifstream in(out);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  const auto j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["counts"]["n"], 4000);
+  EXPECT_EQ(j["seed"], 7);
+  EXPECT_EQ(j["game"]["params"]["samples"], "8");
+  EXPECT_EQ(j["provenance"]["threads"], 2);
+  EXPECT_TRUE(j["provenance"].contains("git_describe"));
+  EXPECT_TRUE(j["provenance"].contains("compiler"));
+  EXPECT_TRUE(j["provenance"].contains("build_type"));
+  EXPECT_LE(j["advantage"]["lower"].get<double>(), j["advantage"]["estimate"].get<double>());
+  EXPECT_FALSE(std::getline(in, line));
+  // Only the result file, no temporary.
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
+}
+
+TEST_F(Cli, SameSeedSameCountsAcrossThreadCounts) {
+  auto counts = [&](int threads) {
+    const auto out = dir_ / ("t" + std::to_string(threads) + ".jsonl");
+    const auto r =
+        run("run --game bernoulli_ind --attack likelihood_ratio --trials 3000 --seed 11 "
+            "--threads " +
+            std::to_string(threads) + " --out " + out.string());
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    std::ifstream in(out);
+    std::string line;
+    std::getline(in, line);
+    return nlohmann::json::parse(line)["counts"];
+  };
+  EXPECT_EQ(counts(1), counts(2));
+}
+
+TEST_F(Cli, ConfigFileGivesParametersAndCommandLineWins) {
+  const auto cfg = dir_ / "cell.ini";
+  std::ofstream(cfg) << "game = bernoulli_ind\nattack = coin_flip\ntrials = 100\nseed = 3\n"
+                        "[game]\np0 = 0.2\np1 = 0.8\n";
+  const auto out = dir_ / "c.jsonl";
+  const auto r =
+      run("run --config " + cfg.string() + " --attack likelihood_ratio --out " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::ifstream in(out);
+  std::string line;
+  std::getline(in, line);
+  const auto j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["attack"]["id"], "likelihood_ratio");
+  EXPECT_EQ(j["game"]["params"]["p0"], "0.2");
+  EXPECT_EQ(j["counts"]["n"], 100);
+}
+
+// Bad input: exactly one line on stderr, exit code 2, nothing written.
+void expect_bad_input(const Result& r, const std::string& fragment) {
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_NE(r.out.find(fragment), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, BadInputGivesOneLineExitTwoAndNoFile) {
+  const std::string out = " --out " + (dir_ / "x.jsonl").string();
+  expect_bad_input(run("run --game nope --attack coin_flip" + out), "unknown game 'nope'");
+  expect_bad_input(run("run --game bernoulli_ind --attack nope" + out), "unknown attack 'nope'");
+  expect_bad_input(run("run --game bernoulli_ind --attack coin_flip --scheme nope" + out),
+                   "unknown scheme 'nope'");
+  expect_bad_input(run("run --game bernoulli_ind --attack coin_flip --trials -5" + out),
+                   "--trials");
+  expect_bad_input(run("run --game bernoulli_ind --attack coin_flip --trials 0" + out), "--trials");
+  expect_bad_input(
+      run("run --game bernoulli_ind --attack coin_flip --config /nonexistent.ini" + out),
+      "cannot read config file");
+  expect_bad_input(run("run --game bernoulli_ind --attack coin_flip --param game.p9=1" + out),
+                   "unknown parameter 'p9'");
+  expect_bad_input(run("run --game bernoulli_ind --attack coin_flip --param game.p0=2" + out),
+                   "p0 must lie in [0, 1]");
+  expect_bad_input(run("run --game bernoulli_ind --attack coin_flip --alpha 1.5" + out), "alpha");
+  expect_bad_input(run("run --game bernoulli_ind --attack coin_flip --bogus" + out), "bogus");
+  expect_bad_input(run("frobnicate"), "unknown command");
+  EXPECT_TRUE(dir_is_empty());
+}
+
+TEST_F(Cli, UnwritableOutputFailsWithoutRunning) {
+  const auto r = run("run --game bernoulli_ind --attack coin_flip --out " +
+                     (dir_ / "missing" / "x.jsonl").string());
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("cannot write"), std::string::npos);
+  EXPECT_TRUE(dir_is_empty());
+}
+
+TEST_F(Cli, HelpAndListWork) {
+  EXPECT_EQ(run("--help").exit_code, 0);
+  const auto run_help = run("run --help");
+  EXPECT_EQ(run_help.exit_code, 0);
+  EXPECT_NE(run_help.out.find("--trials"), std::string::npos);
+  const auto list = run("list");
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_NE(list.out.find("bernoulli_ind"), std::string::npos);
+  EXPECT_NE(list.out.find("likelihood_ratio"), std::string::npos);
+}
+
+}  // namespace
