@@ -13,6 +13,7 @@
 #include "core/errors.h"
 #include "experiments/cell_run.h"
 #include "experiments/sink.h"
+#include "nn/zoo.h"
 
 namespace po = boost::program_options;
 using wrsec::InvalidArgument;
@@ -27,6 +28,7 @@ const char* kUsage =
     "commands:\n"
     "  list    list every registered game, scheme and attack\n"
     "  run     play the trials of one cell (game x scheme x attack) and report the advantage\n"
+    "  train   train a model-zoo architecture on Fashion-MNIST (or load it from the cache)\n"
     "\n"
     "Run 'wrsec <command> --help' for the options of a command.\n";
 
@@ -202,6 +204,47 @@ int cmd_run(const std::vector<std::string>& args) {
   return 0;
 }
 
+int cmd_train(const std::vector<std::string>& args) {
+  po::options_description opts(
+      "wrsec train: train a named architecture on the defender split of Fashion-MNIST with a seed\n"
+      "and cache it as safetensors with its training metadata; a cached model is reused");
+  opts.add_options()("help,h", "show this help")("list", "list the zoo's named architectures")(
+      "model", po::value<std::string>(), "zoo name, e.g. mlp_784_256_256_10_relu")(
+      "seed", po::value<std::string>(), "training seed (default 0)")(
+      "cache", po::value<std::string>()->default_value("models"), "cache directory")(
+      "data", po::value<std::string>(),
+      "Fashion-MNIST directory (default: $WRSEC_FASHION_MNIST_DIR or Debian's "
+      "/usr/share/datasets/fashion-mnist)")(
+      "threads", po::value<std::string>(), "OpenMP threads (default: all cores)");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  if (vm.count("help")) {
+    std::cout << opts;
+    return 0;
+  }
+  if (vm.count("list")) {
+    for (const auto& name : wrsec::nn::zoo_names()) std::cout << name << '\n';
+    return 0;
+  }
+  if (!vm.count("model")) throw InvalidArgument("--model is required (see 'wrsec train --list')");
+  const std::string name = vm["model"].as<std::string>();
+  (void)wrsec::nn::zoo_architecture(name);  // validates the name before any work
+  const std::uint64_t seed =
+      vm.count("seed") ? parse_count("--seed", vm["seed"].as<std::string>()) : 0;
+  if (vm.count("threads")) {
+    const auto t = parse_count("--threads", vm["threads"].as<std::string>());
+    if (t < 1 || t > 1024) throw InvalidArgument("--threads must lie in [1, 1024]");
+    omp_set_num_threads(static_cast<int>(t));
+  }
+  const std::string data = vm.count("data") ? vm["data"].as<std::string>() : "";
+  const auto zoo = wrsec::nn::train_or_load(name, seed, vm["cache"].as<std::string>(), data);
+  std::cout << (zoo.from_cache ? "loaded " : "trained ")
+            << wrsec::nn::zoo_path(name, seed, vm["cache"].as<std::string>()).string() << '\n';
+  for (const auto& [key, value] : zoo.metadata)
+    if (key != "wrsec.architecture") std::cout << "  " << key << " = " << value << '\n';
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -210,6 +253,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "list") return cmd_list(args);
     if (command == "run") return cmd_run(args);
+    if (command == "train") return cmd_train(args);
     if (command == "--help" || command == "-h" || command == "help") {
       std::cout << kUsage;
       return 0;
