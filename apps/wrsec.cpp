@@ -214,8 +214,8 @@ int cmd_train(const std::vector<std::string>& args) {
       "cache", po::value<std::string>()->default_value("models"), "cache directory")(
       "data", po::value<std::string>(),
       "Fashion-MNIST directory (default: $WRSEC_FASHION_MNIST_DIR or Debian's "
-      "/usr/share/datasets/fashion-mnist)")(
-      "threads", po::value<std::string>(), "OpenMP threads (default: all cores)");
+      "/usr/share/datasets/fashion-mnist)")("threads", po::value<std::string>(),
+                                            "OpenMP threads (default: all cores)");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(opts).run(), vm);
   if (vm.count("help")) {

@@ -2,7 +2,7 @@
 # Installs the Debian packages wrsec needs (idempotent; silent when all are present).
 set -euo pipefail
 packages=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git clang-format
   libntl-dev libgmp-dev libmpfr-dev libeigen3-dev
   libboost-dev libboost-program-options-dev librandom123-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev

@@ -4,5 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Formatting is part of the bar: every tracked C++ file must match .clang-format.
+git ls-files -z '*.h' '*.cpp' | xargs -0 clang-format --dry-run -Werror
 cmake --workflow --preset ci
 cmake --workflow --preset asan-ubsan
