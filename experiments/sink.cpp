@@ -13,7 +13,7 @@ void JsonlSink::begin(const Provenance& provenance) {
 }
 
 void JsonlSink::write(const CellResult& result) {
-  file_.stream() << result.to_json(provenance_).dump() << '\n';
+  file_.write(result.to_json(provenance_).dump() + '\n');
 }
 
 void JsonlSink::finish() {

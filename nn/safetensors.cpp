@@ -15,6 +15,7 @@
 #include <set>
 #include <utility>
 
+#include "core/atomic_file.h"
 #include "core/errors.h"
 
 namespace wrsec::nn {
@@ -286,64 +287,6 @@ void encode(DType dtype, const float* src, std::size_t n, unsigned char* dst,
   }
 }
 
-// ---- atomic writing -------------------------------------------------------------------------
-
-// A temporary file next to the target; removed unless commit() succeeded.
-class TempFile {
- public:
-  explicit TempFile(const std::filesystem::path& target) : target_(target) {
-    std::filesystem::path dir = target.parent_path();
-    if (dir.empty()) dir = ".";
-    dir_ = dir;
-    std::string tmpl = (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
-    fd_ = ::mkstemp(tmpl.data());
-    if (fd_ < 0) fail_io("write_safetensors: cannot create a temporary file for", target);
-    temp_ = tmpl;
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(temp_.c_str());
-  }
-
-  void write(const void* bytes, std::size_t n) {
-    const auto* p = static_cast<const unsigned char*>(bytes);
-    while (n > 0) {
-      const ::ssize_t w = ::write(fd_, p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        fail_io("write_safetensors: cannot write", temp_);
-      }
-      p += w;
-      n -= static_cast<std::size_t>(w);
-    }
-  }
-
-  void commit() {
-    if (::fchmod(fd_, 0644) != 0) fail_io("write_safetensors: cannot chmod", temp_);
-    if (::fsync(fd_) != 0) fail_io("write_safetensors: cannot sync", temp_);
-    const int fd = std::exchange(fd_, -1);
-    if (::close(fd) != 0) fail_io("write_safetensors: cannot close", temp_);
-    if (::rename(temp_.c_str(), target_.c_str()) != 0)
-      fail_io("write_safetensors: cannot rename the temporary file to", target_);
-    committed_ = true;
-    // Make the rename durable; failure here does not undo a completed write.
-    const int dir_fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd >= 0) {
-      (void)::fsync(dir_fd);
-      ::close(dir_fd);
-    }
-  }
-
- private:
-  std::filesystem::path target_;
-  std::filesystem::path dir_;
-  std::filesystem::path temp_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
-
 }  // namespace
 
 // ---- dtypes ---------------------------------------------------------------------------------
@@ -508,7 +451,7 @@ void write_safetensors(const std::filesystem::path& path, const TensorMap& tenso
   }
   text.append((8 - text.size() % 8) % 8, ' ');
 
-  TempFile file(path);
+  AtomicFile file(path);
   unsigned char size_bytes[8];
   store_le(size_bytes, static_cast<std::uint64_t>(text.size()));
   file.write(size_bytes, sizeof size_bytes);
