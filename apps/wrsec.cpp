@@ -4,15 +4,18 @@
 #include <omp.h>
 
 #include <boost/program_options.hpp>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "attacks/taylor_sign_hypothesis.h"
 #include "core/errors.h"
 #include "experiments/cell_run.h"
 #include "experiments/sink.h"
+#include "experiments/taylormlp.h"
 #include "nn/zoo.h"
 
 namespace po = boost::program_options;
@@ -29,6 +32,8 @@ const char* kUsage =
     "  list    list every registered game, scheme and attack\n"
     "  run     play the trials of one cell (game x scheme x attack) and report the advantage\n"
     "  train   train a model-zoo architecture on Fashion-MNIST (or load it from the cache)\n"
+    "  experiment NAME  run a named experiment (taylormlp) and write its report\n"
+    "  attack  run an extraction attack on a protected weight file (TaylorMLP official format)\n"
     "\n"
     "Run 'wrsec <command> --help' for the options of a command.\n";
 
@@ -245,6 +250,112 @@ int cmd_train(const std::vector<std::string>& args) {
   return 0;
 }
 
+int cmd_experiment(const std::vector<std::string>& args) {
+  po::options_description opts(
+      "wrsec experiment NAME: run a named experiment. Experiments: taylormlp (TaylorMLP\n"
+      "reproduced and broken: extraction, misuse and IND games over N, activation and release\n"
+      "format; utility and latency versus N; Llama-3-8B-shaped layers in the full profile)");
+  opts.add_options()("help,h", "show this help")("name", po::value<std::string>(),
+                                                 "experiment name (positional)")(
+      "profile", po::value<std::string>()->default_value("full"),
+      "small (CI-sized) or full (adds Llama-3-8B-shaped layers and the 32-layer stream)")(
+      "out", po::value<std::string>(), "output directory (default runs/NAME)")(
+      "seed", po::value<std::string>(), "master seed (default 1)")(
+      "threads", po::value<std::string>(), "OpenMP threads (default: all cores)")(
+      "alpha", po::value<double>(), "error level of each cell's bounds (default 0.05)")(
+      "llama-layers", po::value<std::string>(),
+      "Llama-shaped layers in the streamed attack (default: full 32, small 0)")(
+      "scratch", po::value<std::string>(),
+      "directory for the streamed shards (default OUT/scratch; emptied afterwards)");
+  po::positional_options_description pos;
+  pos.add("name", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+  if (vm.count("help")) {
+    std::cout << opts << "\nexample:\n  wrsec experiment taylormlp --profile small --out runs/t\n";
+    return 0;
+  }
+  if (!vm.count("name")) throw InvalidArgument("experiment name required (known: taylormlp)");
+  const std::string name = vm["name"].as<std::string>();
+  if (name != "taylormlp")
+    throw InvalidArgument("unknown experiment '" + name + "' (known: taylormlp)");
+  wrsec::experiments::TaylorMlpOptions o;
+  o.profile = vm["profile"].as<std::string>();
+  if (o.profile != "small" && o.profile != "full")
+    throw InvalidArgument("--profile must be small or full, got '" + o.profile + "'");
+  o.out_dir = vm.count("out") ? vm["out"].as<std::string>() : "runs/" + name;
+  o.seed = vm.count("seed") ? parse_count("--seed", vm["seed"].as<std::string>()) : 1;
+  o.threads = omp_get_max_threads();
+  if (vm.count("threads")) {
+    const auto t = parse_count("--threads", vm["threads"].as<std::string>());
+    if (t < 1 || t > 1024) throw InvalidArgument("--threads must lie in [1, 1024]");
+    o.threads = static_cast<int>(t);
+  }
+  if (vm.count("alpha")) o.alpha = vm["alpha"].as<double>();
+  if (!(o.alpha > 0.0 && o.alpha < 1.0)) throw InvalidArgument("--alpha must lie in (0, 1)");
+  if (vm.count("llama-layers")) {
+    const auto l = parse_count("--llama-layers", vm["llama-layers"].as<std::string>());
+    if (l > 4096) throw InvalidArgument("--llama-layers must be at most 4096");
+    o.llama_layers = static_cast<std::int64_t>(l);
+  }
+  if (vm.count("scratch")) o.scratch = vm["scratch"].as<std::string>();
+  o.log = &std::cerr;
+  const int failures = wrsec::experiments::run_taylormlp(o);
+  std::cout << "report: " << (o.out_dir / "report.md").string() << '\n';
+  if (failures > 0) {
+    std::cerr << "wrsec: " << failures << " claim(s) not met; see the report\n";
+    return 1;
+  }
+  return 0;
+}
+
+int cmd_attack(const std::vector<std::string>& args) {
+  po::options_description opts(
+      "wrsec attack: recover the weights from a TaylorMLP release saved by the official code.\n"
+      "Input: a safetensors file with the protected module's buffers (up_proj_weight,\n"
+      "gate_proj_weight, local_point, local_approx_output, fuse_weight, discount_factor,\n"
+      "ffn_{gate,up,down}_proj_weight; optional gate_proj.weight), unprefixed (one layer) or\n"
+      "under model.layers.{i}.mlp.; F32, F16 or BF16. Output: model.layers.{i}.mlp.\n"
+      "{gate,up,down}_proj.weight (F32). Units come out in the original order only when the\n"
+      "leftover gate_proj.weight is present; otherwise selected units (release order) precede\n"
+      "the unselected ones, which computes the same function.");
+  opts.add_options()("help,h", "show this help")("in", po::value<std::string>(),
+                                                 "protected safetensors file")(
+      "out", po::value<std::string>(), "recovered safetensors file (written atomically)")(
+      "format", po::value<std::string>()->default_value("official"),
+      "release format (official; paper-form releases are attacked inside games)")(
+      "threads", po::value<std::string>(), "OpenMP threads (default: all cores)");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  if (vm.count("help")) {
+    std::cout << opts
+              << "\nexample:\n  wrsec attack --in protected.safetensors --out "
+                 "recovered.safetensors\n";
+    return 0;
+  }
+  if (!vm.count("in") || !vm.count("out")) throw InvalidArgument("--in and --out are required");
+  if (vm["format"].as<std::string>() != "official")
+    throw InvalidArgument("--format must be official, got '" + vm["format"].as<std::string>() +
+                          "'");
+  if (vm.count("threads")) {
+    const auto t = parse_count("--threads", vm["threads"].as<std::string>());
+    if (t < 1 || t > 1024) throw InvalidArgument("--threads must lie in [1, 1024]");
+    omp_set_num_threads(static_cast<int>(t));
+  }
+  const std::filesystem::path in = vm["in"].as<std::string>();
+  if (!std::filesystem::is_regular_file(in))
+    throw InvalidArgument("cannot read '" + in.string() + "': no such file");
+  const auto reports = wrsec::attacks::recover_official_file(in, vm["out"].as<std::string>());
+  for (const auto& r : reports)
+    std::cout << "layer " << r.layer << ": d " << r.d << ", h " << r.h << ", selected " << r.h_s
+              << ", N " << r.n_order << ", sign flips " << r.sign_flips << ", ambiguous "
+              << r.ambiguous_units << ", unit order "
+              << (r.order_known ? "original (from gate_proj)" : "selected first, release order")
+              << ", " << r.seconds << " s\n";
+  std::cout << "wrote " << vm["out"].as<std::string>() << '\n';
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -254,6 +365,8 @@ int main(int argc, char** argv) {
     if (command == "list") return cmd_list(args);
     if (command == "run") return cmd_run(args);
     if (command == "train") return cmd_train(args);
+    if (command == "experiment") return cmd_experiment(args);
+    if (command == "attack") return cmd_attack(args);
     if (command == "--help" || command == "-h" || command == "help") {
       std::cout << kUsage;
       return 0;

@@ -8,6 +8,8 @@
 // function of (game, scheme, adversary, parameters, seed, i). play() is const and thread-safe.
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/rng.h"
 #include "definitions/adversary.h"
@@ -21,10 +23,13 @@ enum class GameShape { search, distinguishing };
 [[nodiscard]] const char* advantage_convention(GameShape shape);
 [[nodiscard]] const char* to_string(GameShape shape);
 
+// Metrics are named per-trial measurements (e.g. fraction of parameters recovered); they must be
+// pure functions of the trial's coins (never wall time), so that results stay reproducible.
 struct TrialOutcome {
   bool win = false;
   int b = -1;      // distinguishing games: the challenge bit
   int guess = -1;  // distinguishing games: the adversary's output b'
+  std::vector<std::pair<std::string, double>> metrics;
 };
 
 class Game {

@@ -1,6 +1,9 @@
 #include "definitions/scheme.h"
 
+#include <algorithm>
+
 #include "core/errors.h"
+#include "nn/model.h"
 
 namespace wrsec::definitions {
 
@@ -12,6 +15,21 @@ std::string Capabilities::to_string() const {
 }
 
 nn::Matrix WeightReleaseScheme::infer(const Artifact& /*artifact*/, const nn::Matrix& /*x*/) const {
+  throw LogicError("scheme '" + id() + "' has no infer capability");
+}
+
+nn::TensorMap WeightReleaseScheme::hidden_mask(const nn::Model& original,
+                                               const Release& /*release*/) const {
+  nn::TensorMap mask;
+  for (const auto& [name, tensor] : original.tensors) {
+    nn::Tensor ones(tensor.shape);
+    std::fill(ones.data.begin(), ones.data.end(), 1.0F);
+    mask.emplace(name, std::move(ones));
+  }
+  return mask;
+}
+
+double WeightReleaseScheme::infer_macs(const Artifact& /*artifact*/) const {
   throw LogicError("scheme '" + id() + "' has no infer capability");
 }
 

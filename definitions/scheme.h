@@ -56,6 +56,13 @@ class WeightReleaseScheme {
   [[nodiscard]] virtual Release release(const nn::Model& model, Rng& coins) const = 0;
   // Throws LogicError unless capabilities() has infer.
   [[nodiscard]] virtual nn::Matrix infer(const Artifact& artifact, const nn::Matrix& x) const;
+  // Which parameters of `original` the release hides: a 0/1 tensor per parameter tensor (1 =
+  // not published in the clear). Extraction is scored on these. Default: everything hidden.
+  [[nodiscard]] virtual nn::TensorMap hidden_mask(const nn::Model& original,
+                                                  const Release& release) const;
+  // Multiply-accumulates per example of Infer(A, ·), the cost model of the misuse game.
+  // Throws LogicError unless capabilities() has infer.
+  [[nodiscard]] virtual double infer_macs(const Artifact& artifact) const;
   // Throws LogicError unless capabilities() has verify.
   [[nodiscard]] virtual VerifyResult verify(const OwnerSecret& secret,
                                             const nn::Model& suspect) const;

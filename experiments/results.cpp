@@ -47,6 +47,19 @@ nlohmann::json CellResult::to_json(const Provenance& provenance) const {
   j["counts"] = {{"n", counts.n},   {"wins", counts.wins},
                  {"b0", counts.b0}, {"b0_guess1", counts.b0_guess1},
                  {"b1", counts.b1}, {"b1_guess1", counts.b1_guess1}};
+  if (!counts.metrics.empty()) {
+    nlohmann::json m = nlohmann::json::object();
+    for (const auto& [name, summary] : counts.metrics) {
+      const bool any = summary.n > summary.nonfinite;
+      m[name] = {{"n", summary.n},
+                 {"nonfinite", summary.nonfinite},
+                 {"mean", any ? nlohmann::json(summary.mean()) : nlohmann::json(nullptr)},
+                 {"min", any ? nlohmann::json(summary.min) : nlohmann::json(nullptr)},
+                 {"max", any ? nlohmann::json(summary.max) : nlohmann::json(nullptr)},
+                 {"sum_exact", summary.sum.to_string()}};
+    }
+    j["metrics"] = std::move(m);
+  }
   j["alpha"] = alpha;
   j["advantage"] = {{"estimate", advantage.estimate},
                     {"lower", advantage.lower},

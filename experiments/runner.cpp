@@ -2,7 +2,9 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <exception>
 #include <mutex>
 #include <vector>
@@ -11,8 +13,35 @@
 
 namespace wrsec::experiments {
 
+void MetricSummary::add(double x) {
+  ++n;
+  if (!std::isfinite(x)) {
+    ++nonfinite;
+    return;
+  }
+  sum.add(x);
+  min = std::min(min, x);
+  max = std::max(max, x);
+}
+
+MetricSummary& MetricSummary::operator+=(const MetricSummary& other) {
+  n += other.n;
+  nonfinite += other.nonfinite;
+  sum += other.sum;
+  min = std::min(min, other.min);
+  max = std::max(max, other.max);
+  return *this;
+}
+
+double MetricSummary::mean() const {
+  const std::uint64_t finite = n - nonfinite;
+  return finite == 0 ? std::numeric_limits<double>::quiet_NaN()
+                     : sum.value() / static_cast<double>(finite);
+}
+
 void CellCounts::add(const definitions::TrialOutcome& outcome) {
   ++n;
+  for (const auto& [name, value] : outcome.metrics) metrics[name].add(value);
   if (outcome.win) ++wins;
   if (outcome.b == 0) {
     ++b0;
@@ -30,6 +59,7 @@ CellCounts& CellCounts::operator+=(const CellCounts& other) {
   b0_guess1 += other.b0_guess1;
   b1 += other.b1;
   b1_guess1 += other.b1_guess1;
+  for (const auto& [name, summary] : other.metrics) metrics[name] += summary;
   return *this;
 }
 
@@ -64,7 +94,8 @@ CellCounts play_trials(const definitions::Game& game,
   if (first_error) std::rethrow_exception(first_error);
 
   CellCounts total_counts;
-  for (const auto& c : per_thread) total_counts += c;  // integer sums: order does not matter
+  // Integer counts and exact metric sums: the order of the merge does not matter.
+  for (const auto& c : per_thread) total_counts += c;
   WRSEC_CHECK(total_counts.n == options.trials.size(), "a trial was lost or counted twice");
   return total_counts;
 }

@@ -70,7 +70,7 @@ definitions::TrialOutcome BernoulliInd::play(const definitions::WeightReleaseSch
   const int guess = distinguisher.guess(view, no_oracles, adversary_coins);
   if (guess != 0 && guess != 1)
     throw LogicError("distinguisher '" + adversary.id() + "' returned a guess other than 0 or 1");
-  return {guess == b, b, guess};
+  return {guess == b, b, guess, {}};
 }
 
 std::optional<double> BernoulliInd::reference_advantage(const Adversary& adversary) const {

@@ -190,7 +190,7 @@ LinearGrad<T> linear_backward(MatRef<T> x, MatRef<T> w, MatRef<T> dy, bool need_
 
 template <class T>
 MatrixT<T> swiglu_forward(MatRef<T> x, MatRef<T> w_gate, MatRef<T> w_up, MatRef<T> w_down,
-                          SwigluTrace<T>* trace) {
+                          SwigluTrace<T>* trace, Activation act) {
   if (w_gate.rows() != w_up.rows() || w_gate.cols() != w_up.cols() ||
       w_down.cols() != w_gate.rows() || w_down.rows() != w_gate.cols())
     throw InvalidArgument("swiglu: inconsistent weight shapes");
@@ -198,19 +198,19 @@ MatrixT<T> swiglu_forward(MatRef<T> x, MatRef<T> w_gate, MatRef<T> w_up, MatRef<
   SwigluTrace<T>& tr = trace ? *trace : local;
   tr.gate = linear_forward<T>(x, w_gate);
   tr.up = linear_forward<T>(x, w_up);
-  tr.hidden = activation_forward<T>(Activation::silu, tr.gate).cwiseProduct(tr.up);
+  tr.hidden = activation_forward<T>(act, tr.gate).cwiseProduct(tr.up);
   return linear_forward<T>(tr.hidden, w_down);
 }
 
 template <class T>
 SwigluGrad<T> swiglu_backward(MatRef<T> x, MatRef<T> w_gate, MatRef<T> w_up, MatRef<T> w_down,
-                              const SwigluTrace<T>& trace, MatRef<T> dy, bool need_dx) {
+                              const SwigluTrace<T>& trace, MatRef<T> dy, bool need_dx,
+                              Activation act) {
   SwigluGrad<T> g;
   g.dw_down = matmul_tn<T>(dy, trace.hidden);
   const MatrixT<T> dhidden = matmul<T>(dy, w_down);
-  const MatrixT<T> dgate =
-      activation_backward<T>(Activation::silu, trace.gate, dhidden.cwiseProduct(trace.up));
-  const MatrixT<T> dup = dhidden.cwiseProduct(activation_forward<T>(Activation::silu, trace.gate));
+  const MatrixT<T> dgate = activation_backward<T>(act, trace.gate, dhidden.cwiseProduct(trace.up));
+  const MatrixT<T> dup = dhidden.cwiseProduct(activation_forward<T>(act, trace.gate));
   g.dw_gate = matmul_tn<T>(dgate, x);
   g.dw_up = matmul_tn<T>(dup, x);
   if (need_dx) g.dx = matmul<T>(dgate, w_gate) + matmul<T>(dup, w_up);
@@ -229,9 +229,9 @@ SwigluGrad<T> swiglu_backward(MatRef<T> x, MatRef<T> w_gate, MatRef<T> w_up, Mat
   template MatrixT<T> linear_forward<T>(MatRef<T>, MatRef<T>, VecRef<T>);               \
   template LinearGrad<T> linear_backward<T>(MatRef<T>, MatRef<T>, MatRef<T>, bool);     \
   template MatrixT<T> swiglu_forward<T>(MatRef<T>, MatRef<T>, MatRef<T>, MatRef<T>,     \
-                                        SwigluTrace<T>*);                               \
+                                        SwigluTrace<T>*, Activation);                   \
   template SwigluGrad<T> swiglu_backward<T>(MatRef<T>, MatRef<T>, MatRef<T>, MatRef<T>, \
-                                            const SwigluTrace<T>&, MatRef<T>, bool);
+                                            const SwigluTrace<T>&, MatRef<T>, bool, Activation);
 
 WRSEC_NN_INSTANTIATE_LAYERS(float)
 WRSEC_NN_INSTANTIATE_LAYERS(double)

@@ -4,7 +4,8 @@
 //   Linear:      y = x·Wᵀ + b, W stored [out, in] (PyTorch nn.Linear).
 //   Activations: relu(z) = max(z, 0); gelu(z) = z·Φ(z) = z/2·(1 + erf(z/√2));
 //                silu(z) = z·σ(z); gelu_tanh(z) = z/2·(1 + tanh(√(2/π)·(z + 0.044715·z³))).
-//   SwiGLU:      out = (silu(x·W_gateᵀ) ⊙ (x·W_upᵀ))·W_downᵀ (Llama MLP block, no biases).
+//   Gated MLP:   out = (f(x·W_gateᵀ) ⊙ (x·W_upᵀ))·W_downᵀ, no biases; f = silu is SwiGLU (Llama),
+//                f = gelu / gelu_tanh is GeGLU (Gemma). Named swiglu after its common case.
 // Each backward returns dL/d(inputs) given dL/d(outputs). Matrix products run through
 // matmul_* below, which split the output into blocks of a fixed size on OpenMP threads: every
 // block is computed by single-threaded Eigen, so results are bit-identical for any thread count.
@@ -78,11 +79,11 @@ template <class T>
 struct SwigluTrace {
   MatrixT<T> gate;    // x·W_gateᵀ
   MatrixT<T> up;      // x·W_upᵀ
-  MatrixT<T> hidden;  // silu(gate) ⊙ up
+  MatrixT<T> hidden;  // f(gate) ⊙ up
 };
 template <class T>
 MatrixT<T> swiglu_forward(MatRef<T> x, MatRef<T> w_gate, MatRef<T> w_up, MatRef<T> w_down,
-                          SwigluTrace<T>* trace = nullptr);
+                          SwigluTrace<T>* trace = nullptr, Activation act = Activation::silu);
 
 template <class T>
 struct SwigluGrad {
@@ -90,6 +91,7 @@ struct SwigluGrad {
 };
 template <class T>
 SwigluGrad<T> swiglu_backward(MatRef<T> x, MatRef<T> w_gate, MatRef<T> w_up, MatRef<T> w_down,
-                              const SwigluTrace<T>& trace, MatRef<T> dy, bool need_dx);
+                              const SwigluTrace<T>& trace, MatRef<T> dy, bool need_dx,
+                              Activation act = Activation::silu);
 
 }  // namespace wrsec::nn

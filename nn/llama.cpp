@@ -1,6 +1,7 @@
 #include "nn/llama.h"
 
 #include <array>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <set>
@@ -121,6 +122,31 @@ std::vector<int> llama_layers(const TensorMap& tensors) {
   names.reserve(tensors.size());
   for (const auto& [name, tensor] : tensors) names.push_back(name);
   return complete_layers(names);
+}
+
+Model synthetic_llama_block(std::int64_t d_model, std::int64_t d_hidden, Rng& rng,
+                            Activation activation) {
+  const Architecture arch{Architecture::Kind::swiglu, {d_model, d_hidden}, activation};
+  arch.validate();
+  Model m;
+  m.arch = arch;
+  const auto fill = [&](const std::string& name, std::vector<std::int64_t> shape, bool row_scale) {
+    Tensor t(std::move(shape));
+    const std::int64_t rows = t.shape[0], cols = t.shape[1];
+    const Rng matrix_rng = rng.derive(name);
+#pragma omp parallel for schedule(static)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      Rng row_rng = matrix_rng.derive(static_cast<std::uint64_t>(r));
+      const double scale = 0.02 * (row_scale ? std::exp(0.25 * row_rng.normal()) : 1.0);
+      float* row = t.data.data() + r * cols;
+      for (std::int64_t c = 0; c < cols; ++c) row[c] = static_cast<float>(scale * row_rng.normal());
+    }
+    m.tensors.emplace(name, std::move(t));
+  };
+  fill("mlp.gate_proj.weight", {d_hidden, d_model}, true);
+  fill("mlp.up_proj.weight", {d_hidden, d_model}, false);
+  fill("mlp.down_proj.weight", {d_model, d_hidden}, false);
+  return m;
 }
 
 }  // namespace wrsec::nn

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "core/rng.h"
+#include "nn/model.h"
 #include "nn/safetensors.h"
 #include "nn/tensor.h"
 
@@ -24,5 +26,15 @@ TensorMap llama_mlp_block(const TensorMap& tensors, int layer);
 // split across shards is listed by none of them.
 std::vector<int> llama_layers(const SafetensorsView& view);
 std::vector<int> llama_layers(const TensorMap& tensors);
+
+// A Llama-like gated MLP block [d, h] with realistic scales, drawn from rng (row r of each matrix
+// from rng.derive(matrix, r), so the result is identical for any thread count):
+//   W_up, W_down entries ~ N(0, 0.02²); W_gate row j ~ N(0, (0.02·e^{0.25·ξ_j})²), ξ_j ~ N(0, 1),
+//   so per-unit pre-activation ranges vary as in trained models (selection by gap matters).
+// On inputs x ~ N(0, 0.25²·I), the gate pre-activations of d = 4096 have std ≈ 0.3, whose range
+// over a few hundred samples (≈ 2) matches the gaps the official TaylorMLP code reports for
+// Llama-3-8B's early layers.
+Model synthetic_llama_block(std::int64_t d_model, std::int64_t d_hidden, Rng& rng,
+                            Activation activation = Activation::silu);
 
 }  // namespace wrsec::nn

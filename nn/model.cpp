@@ -60,7 +60,7 @@ MatrixT<T> forward_impl(const Model& m, const MatrixT<T>& x) {
                           std::to_string(m.arch.input_size()));
   if (m.arch.kind == Architecture::Kind::swiglu) {
     return swiglu_forward<T>(x, weight_as<T>(m.tensors, kGate), weight_as<T>(m.tensors, kUp),
-                             weight_as<T>(m.tensors, kDown));
+                             weight_as<T>(m.tensors, kDown), nullptr, m.arch.activation);
   }
   const std::size_t layers = m.arch.sizes.size() - 1;
   MatrixT<T> h = x;
@@ -90,15 +90,24 @@ void Architecture::validate() const {
     throw InvalidArgument("mlp architecture needs sizes [in, ..., out] with at least 2 entries");
   if (kind == Kind::swiglu && sizes.size() != 2)
     throw InvalidArgument("swiglu architecture needs sizes [d_model, d_hidden]");
-  if (kind == Kind::swiglu && activation != Activation::silu)
-    throw InvalidArgument("swiglu architecture uses the silu activation, not " +
-                          to_string(activation));
+  if (kind == Kind::swiglu && activation == Activation::relu)
+    throw InvalidArgument(
+        "a gated (swiglu) block needs a smooth activation (silu, gelu, gelu_tanh)");
   for (std::int64_t s : sizes)
     if (s <= 0) throw InvalidArgument("architecture sizes must be positive");
 }
 
 std::int64_t Architecture::output_size() const {
   return kind == Kind::mlp ? sizes.back() : sizes.front();
+}
+
+double Architecture::macs_per_example() const {
+  validate();
+  if (kind == Kind::swiglu) return 3.0 * double(sizes[0]) * double(sizes[1]);
+  double macs = 0;
+  for (std::size_t i = 0; i + 1 < sizes.size(); ++i)
+    macs += double(sizes[i]) * double(sizes[i + 1]);
+  return macs;
 }
 
 std::vector<std::pair<std::string, std::vector<std::int64_t>>> Architecture::tensor_shapes() const {
@@ -134,6 +143,47 @@ Architecture Architecture::from_json(const nlohmann::json& j) {
     throw InvalidArgument(std::string("malformed architecture JSON: ") + e.what());
   }
   a.validate();
+  return a;
+}
+
+std::string Architecture::to_spec() const {
+  std::string out = to_string(kind) + ":";
+  for (std::size_t i = 0; i < sizes.size(); ++i) out += (i ? "," : "") + std::to_string(sizes[i]);
+  return out + ":" + to_string(activation);
+}
+
+Architecture Architecture::parse(std::string_view spec) {
+  const auto bad = [&](const std::string& why) {
+    return InvalidArgument("malformed architecture '" + std::string(spec) + "': " + why +
+                           " (expected kind:sizes:activation, e.g. mlp:784,64,10:silu)");
+  };
+  const auto c1 = spec.find(':');
+  const auto c2 = c1 == std::string_view::npos ? c1 : spec.find(':', c1 + 1);
+  if (c2 == std::string_view::npos || spec.find(':', c2 + 1) != std::string_view::npos)
+    throw bad("needs exactly two ':'");
+  Architecture a;
+  try {
+    a.kind = architecture_kind_from_string(spec.substr(0, c1));
+    a.activation = activation_from_string(spec.substr(c2 + 1));
+  } catch (const InvalidArgument& e) {
+    throw bad(e.what());
+  }
+  const std::string sizes(spec.substr(c1 + 1, c2 - c1 - 1));
+  std::size_t pos = 0;
+  while (pos <= sizes.size()) {
+    const auto comma = std::min(sizes.find(',', pos), sizes.size());
+    const std::string item = sizes.substr(pos, comma - pos);
+    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos ||
+        item.size() > 9)
+      throw bad("size '" + item + "' is not a positive integer");
+    a.sizes.push_back(std::stoll(item));
+    pos = comma + 1;
+  }
+  try {
+    a.validate();
+  } catch (const InvalidArgument& e) {
+    throw bad(e.what());
+  }
   return a;
 }
 
@@ -177,7 +227,7 @@ Matrix Model::forward(const Matrix& x, ForwardTrace* trace) const {
   if (arch.kind == Architecture::Kind::swiglu) {
     trace->x = x;
     return swiglu_forward<float>(x, get(tensors, kGate).matrix(), get(tensors, kUp).matrix(),
-                                 get(tensors, kDown).matrix(), &trace->swiglu);
+                                 get(tensors, kDown).matrix(), &trace->swiglu, arch.activation);
   }
   const std::size_t layers = arch.sizes.size() - 1;
   trace->inputs.assign(layers, Matrix());
@@ -199,7 +249,7 @@ Matrix Model::backward(const ForwardTrace& trace, const Matrix& dout, TensorMap&
     const auto& wu = get(tensors, kUp);
     const auto& wd = get(tensors, kDown);
     SwigluGrad<float> g = swiglu_backward<float>(trace.x, wg.matrix(), wu.matrix(), wd.matrix(),
-                                                 trace.swiglu, dout, need_dx);
+                                                 trace.swiglu, dout, need_dx, arch.activation);
     accumulate(grads, kGate, wg.shape, g.dw_gate);
     accumulate(grads, kUp, wu.shape, g.dw_up);
     accumulate(grads, kDown, wd.shape, g.dw_down);

@@ -3,7 +3,8 @@
 //   mlp:    sizes = [in, h1, ..., out]; layer i maps sizes[i] -> sizes[i+1]; the activation
 //           follows every layer but the last, which returns logits.
 //           Tensors "layers.{i}.weight" [sizes[i+1], sizes[i]], "layers.{i}.bias" [sizes[i+1]].
-//   swiglu: sizes = [d_model, d_hidden]; out = W_down·(silu(W_gate·x) ⊙ (W_up·x)), activation silu.
+//   swiglu: sizes = [d_model, d_hidden]; out = W_down·(f(W_gate·x) ⊙ (W_up·x)); f = silu (SwiGLU,
+//           Llama) or gelu / gelu_tanh (GeGLU).
 //           Tensors "mlp.gate_proj.weight" [hidden, d], "mlp.up_proj.weight" [hidden, d],
 //           "mlp.down_proj.weight" [d, hidden].
 // Schemes and attacks address tensors by these names.
@@ -27,16 +28,23 @@ struct Architecture {
   Activation activation = Activation::relu;
 
   // InvalidArgument unless sizes fit the kind (mlp: >= 2 entries; swiglu: exactly 2), all sizes
-  // are positive, and a swiglu block uses silu.
+  // are positive, and a swiglu block uses a smooth activation (not relu).
   void validate() const;
   [[nodiscard]] std::int64_t input_size() const { return sizes.front(); }
   [[nodiscard]] std::int64_t output_size() const;
+  // Multiply-accumulates of one forward pass per example (matrix products only):
+  // mlp Σ_i sizes[i]·sizes[i+1]; swiglu 3·d·h.
+  [[nodiscard]] double macs_per_example() const;
   // Tensor names and shapes in a fixed order.
   [[nodiscard]] std::vector<std::pair<std::string, std::vector<std::int64_t>>> tensor_shapes()
       const;
   // {"kind": "mlp", "sizes": [...], "activation": "relu"}; from_json validates.
   [[nodiscard]] nlohmann::json to_json() const;
   static Architecture from_json(const nlohmann::json& j);
+  // Compact text form "kind:size,size,...:activation", e.g. "mlp:784,64,10:silu",
+  // "swiglu:4096,14336:silu"; parse validates and names the text on error.
+  [[nodiscard]] std::string to_spec() const;
+  static Architecture parse(std::string_view spec);
   friend bool operator==(const Architecture&, const Architecture&) = default;
 };
 

@@ -26,4 +26,10 @@ nn::Matrix Plaintext::infer(const definitions::Artifact& artifact, const nn::Mat
   return model.forward(x);
 }
 
+double Plaintext::infer_macs(const definitions::Artifact& artifact) const {
+  if (!artifact.metadata.contains("architecture"))
+    throw InvalidArgument("plaintext artifact has no 'architecture' metadata");
+  return nn::Architecture::from_json(artifact.metadata.at("architecture")).macs_per_example();
+}
+
 }  // namespace wrsec::schemes

@@ -18,6 +18,7 @@ class Plaintext final : public definitions::WeightReleaseScheme {
   // mis-shaped tensors, non-finite weights, unknown architecture).
   [[nodiscard]] nn::Matrix infer(const definitions::Artifact& artifact,
                                  const nn::Matrix& x) const override;
+  [[nodiscard]] double infer_macs(const definitions::Artifact& artifact) const override;
 };
 
 }  // namespace wrsec::schemes

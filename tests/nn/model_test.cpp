@@ -130,6 +130,29 @@ TEST(Model, SwigluForwardMatchesFormula) {
     }
 }
 
+TEST(Model, GegluForwardUsesTheGeluGate) {
+  Rng rng(2, 2, 3);
+  const Model m = Model::init({Architecture::Kind::swiglu, {4, 6}, Activation::gelu}, rng);
+  Matrix x(1, 4);
+  x << 0.5, -1, 2, 0.1;
+  const Matrix y = m.forward(x);
+  const auto wg = m.tensors.at("mlp.gate_proj.weight").matrix();
+  const auto wu = m.tensors.at("mlp.up_proj.weight").matrix();
+  const auto wd = m.tensors.at("mlp.down_proj.weight").matrix();
+  for (int o = 0; o < 4; ++o) {
+    double expected = 0;
+    for (int h = 0; h < 6; ++h) {
+      double g = 0, u = 0;
+      for (int i = 0; i < 4; ++i) {
+        g += double(wg(h, i)) * x(0, i);
+        u += double(wu(h, i)) * x(0, i);
+      }
+      expected += double(wd(o, h)) * g * 0.5 * std::erfc(-g / std::sqrt(2.0)) * u;
+    }
+    EXPECT_NEAR(y(0, o), expected, 1e-5);
+  }
+}
+
 TEST(Model, ValidateNamesTheBadTensor) {
   Rng rng(3, 3, 3);
   Model m = Model::init(mlp({5, 4, 3}), rng);

@@ -1,0 +1,124 @@
+#include "games/misuse.h"
+
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "core/errors.h"
+#include "definitions/oracle.h"
+#include "nn/metrics.h"
+
+namespace wrsec::games {
+
+MisuseParams MisuseParams::from(const definitions::Params& params) {
+  MisuseParams p;
+  p.model = params.get_string("model", p.model);
+  p.epsilon = params.get_double("epsilon", p.epsilon);
+  p.kappa = params.get_double("kappa", p.kappa);
+  p.inputs = params.get_string("inputs", p.inputs);
+  p.eval_samples = params.get_int("eval_samples", p.eval_samples);
+  p.queries = params.get_int("queries", p.queries);
+  p.validate();
+  return p;
+}
+
+void MisuseParams::validate() const {
+  if (!(epsilon >= 0)) throw InvalidArgument("misuse: epsilon must be >= 0");
+  if (!(kappa > 0)) throw InvalidArgument("misuse: kappa must be > 0");
+  if (eval_samples < 1 || eval_samples > 1'000'000)
+    throw InvalidArgument("misuse: eval_samples must lie in [1, 1000000]");
+  if (queries < 0) throw InvalidArgument("misuse: queries must be >= 0");
+}
+
+Misuse::Misuse(MisuseParams params)
+    : params_(std::move(params)),
+      source_(definitions::ModelSource::parse(params_.model)),
+      inputs_(params_.inputs.empty()
+                  ? definitions::InputSource::default_for(source_.architecture(), true)
+                  : definitions::InputSource::parse(params_.inputs)) {
+  params_.validate();
+}
+
+double max_relative_row_error(const nn::Matrix& a, const nn::Matrix& b) {
+  if (a.rows() != b.rows() || a.cols() != b.cols()) return std::numeric_limits<double>::infinity();
+  double worst = 0;
+  for (std::int64_t k = 0; k < a.rows(); ++k) {
+    const double diff = (a.row(k) - b.row(k)).cast<double>().norm();
+    const double norm = b.row(k).cast<double>().norm();
+    const double e = norm > 0 ? diff / norm : diff;
+    if (std::isnan(e)) return std::numeric_limits<double>::infinity();
+    worst = std::max(worst, e);
+  }
+  return worst;
+}
+
+void Misuse::check(const definitions::WeightReleaseScheme* scheme,
+                   const definitions::Adversary& adversary) const {
+  if (scheme == nullptr) throw InvalidArgument("game 'misuse' needs a scheme");
+  if (!scheme->capabilities().has(definitions::Capability::infer))
+    throw InvalidArgument("game 'misuse' needs a scheme with infer; '" + scheme->id() +
+                          "' has none");
+  if (dynamic_cast<const definitions::Extractor*>(&adversary) == nullptr)
+    throw InvalidArgument("attack '" + adversary.id() +
+                          "' does not output a model and cannot play game 'misuse'");
+}
+
+definitions::TrialOutcome Misuse::play(const definitions::WeightReleaseScheme* scheme,
+                                       const definitions::Adversary& adversary, Rng& coins) const {
+  const auto& extractor = dynamic_cast<const definitions::Extractor&>(adversary);
+  const Rng challenger = coins.derive("challenger");
+  Rng adversary_coins = coins.derive("adversary");
+  Rng model_coins = challenger.derive("model");
+  Rng release_coins = challenger.derive("release");
+  Rng eval_coins = challenger.derive("eval");
+
+  const nn::Model model = source_.draw(model_coins);
+  const definitions::Release release = scheme->release(model, release_coins);
+  std::optional<definitions::InferOracle> oracle;
+  definitions::OracleAccess access;
+  if (params_.queries > 0) {
+    oracle.emplace(*scheme, release.artifact, static_cast<std::uint64_t>(params_.queries));
+    access.infer = &*oracle;
+  }
+  const nn::Model program = extractor.extract(release.artifact, access, adversary_coins);
+
+  const nn::Matrix x = inputs_.draw(params_.eval_samples, model.arch.input_size(), eval_coins);
+  const nn::Matrix reference = model.forward(x);
+  const double plain_cost = model.arch.macs_per_example();
+
+  double error = std::numeric_limits<double>::infinity();
+  double cost_ratio = std::numeric_limits<double>::infinity();
+  double agreement = 0;
+  double kl = std::numeric_limits<double>::infinity();
+  try {
+    program.validate();
+    if (program.arch.input_size() == model.arch.input_size() &&
+        program.arch.output_size() == model.arch.output_size()) {
+      const nn::Matrix out = program.forward(x);
+      error = max_relative_row_error(out, reference);
+      cost_ratio = program.arch.macs_per_example() / plain_cost;
+      if (model.arch.kind == nn::Architecture::Kind::mlp) {
+        agreement = nn::argmax_agreement(out, reference);
+        kl = nn::kl_divergence(reference, out).mean;
+      }
+    }
+  } catch (const InvalidArgument&) {
+    // A malformed program (bad shapes, non-finite weights) simply loses.
+  }
+  const nn::Matrix released = scheme->infer(release.artifact, x);
+
+  definitions::TrialOutcome outcome;
+  outcome.win = error <= params_.epsilon && cost_ratio < params_.kappa;
+  outcome.metrics = {{"output_rel_error", error},
+                     {"cost_ratio", cost_ratio},
+                     {"release_cost_ratio", scheme->infer_macs(release.artifact) / plain_cost},
+                     {"release_output_rel_error", max_relative_row_error(released, reference)}};
+  if (model.arch.kind == nn::Architecture::Kind::mlp) {
+    outcome.metrics.emplace_back("argmax_agreement", agreement);
+    outcome.metrics.emplace_back("kl_mean", kl);
+    outcome.metrics.emplace_back("release_kl_mean", nn::kl_divergence(reference, released).mean);
+  }
+  return outcome;
+}
+
+}  // namespace wrsec::games
