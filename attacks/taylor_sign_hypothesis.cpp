@@ -562,9 +562,12 @@ OfficialRecovery recover_official_layer(const OfficialLayerView& v) {
       cf[sz(j) * sz(lanes) + sz(n - 1)] = static_cast<float>(k[n] * inv);
   }
 
-  rec.gate = output_tensor({h, d});
-  rec.up = output_tensor({h, d});
-  rec.down = output_tensor({d, h});
+  // The three outputs are allocated (and zero-filled by std::vector) on separate threads.
+  parallel_for(3, [&](Index t) {
+    if (t == 0) rec.down = output_tensor({d, h});
+    if (t == 1) rec.gate = output_tensor({h, d});
+    if (t == 2) rec.up = output_tensor({h, d});
+  });
 
   // gate, up: one row per unit.
   std::uint32_t bad_gate = 0;
