@@ -13,7 +13,7 @@ namespace wrsec::definitions {
 
 namespace {
 
-constexpr std::int64_t kWindow = 8;
+constexpr std::int64_t kWindow = 256;
 
 // Incoming parameters of the hidden units of one layer, viewed without copying: unit j is
 // [a(j, :), b(j, :), bias(j)] where b and bias may be absent.
@@ -70,41 +70,59 @@ double distance2(const Units& x, std::int64_t i, const Units& y, std::int64_t j)
 std::vector<std::int64_t> match_units(const Units& original, const Units& recovered) {
   const std::int64_t n = original.n;
   const std::size_t dim = original.dim();
+  // kKeys random projections per unit: the first orders the originals, all of them pre-filter
+  // the candidates of a wide window cheaply (a noisy recovery, e.g. from bf16, moves the first key
+  // by several neighbour spacings), and full distances decide among the kFinalists best.
+  constexpr std::size_t kKeys = 4;
+  constexpr std::int64_t kFinalists = 4;
   Rng rng(0, stable_hash("wrsec.definitions.extraction.align"), 0);
-  std::vector<double> r(dim);
+  std::vector<double> r(kKeys * dim);
   for (auto& v : r) v = rng.normal();
-  const auto key = [&](const Units& u, std::int64_t j) {
-    double k = 0;
-    u.for_each(j, [&](std::int64_t c, double v) { k += v * r[std::size_t(c)]; });
-    return k;
+  const auto keys = [&](const Units& u, std::int64_t j, double* out) {
+    for (std::size_t k = 0; k < kKeys; ++k) out[k] = 0;
+    u.for_each(j, [&](std::int64_t c, double v) {
+      for (std::size_t k = 0; k < kKeys; ++k) out[k] += v * r[k * dim + std::size_t(c)];
+    });
   };
-  std::vector<double> okey(static_cast<std::size_t>(n)), rkey(static_cast<std::size_t>(n));
+  std::vector<double> okey(kKeys * std::size_t(n)), rkey(kKeys * std::size_t(n));
 #pragma omp parallel for schedule(static)
   for (std::int64_t j = 0; j < n; ++j) {
-    okey[std::size_t(j)] = key(original, j);
-    rkey[std::size_t(j)] = key(recovered, j);
+    keys(original, j, &okey[kKeys * std::size_t(j)]);
+    keys(recovered, j, &rkey[kKeys * std::size_t(j)]);
   }
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), 0);
+  const auto first = [&](const std::vector<double>& k, std::int64_t j) {
+    return k[kKeys * std::size_t(j)];
+  };
   std::sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
-    return okey[std::size_t(a)] < okey[std::size_t(b)] ||
-           (okey[std::size_t(a)] == okey[std::size_t(b)] && a < b);
+    return first(okey, a) < first(okey, b) || (first(okey, a) == first(okey, b) && a < b);
   });
   std::vector<double> sorted(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i)
-    sorted[std::size_t(i)] = okey[std::size_t(order[std::size_t(i)])];
+  for (std::int64_t i = 0; i < n; ++i) sorted[std::size_t(i)] = first(okey, order[std::size_t(i)]);
   // Candidate search in parallel, assignment sequential (deterministic).
   std::vector<std::vector<std::pair<double, std::int64_t>>> candidates(static_cast<std::size_t>(n));
 #pragma omp parallel for schedule(dynamic, 64)
   for (std::int64_t i = 0; i < n; ++i) {
     const auto pos =
-        std::lower_bound(sorted.begin(), sorted.end(), rkey[std::size_t(i)]) - sorted.begin();
-    auto& c = candidates[std::size_t(i)];
+        std::lower_bound(sorted.begin(), sorted.end(), first(rkey, i)) - sorted.begin();
+    std::vector<std::pair<double, std::int64_t>> near;
     for (std::int64_t k = std::max<std::int64_t>(0, pos - kWindow);
          k < std::min<std::int64_t>(n, pos + kWindow); ++k) {
       const std::int64_t j = order[std::size_t(k)];
-      c.emplace_back(distance2(original, j, recovered, i), j);
+      double d = 0;
+      for (std::size_t q = 0; q < kKeys; ++q) {
+        const double diff = okey[kKeys * std::size_t(j) + q] - rkey[kKeys * std::size_t(i) + q];
+        d += diff * diff;
+      }
+      near.emplace_back(d, j);
     }
+    const auto keep = std::min<std::ptrdiff_t>(kFinalists, std::ptrdiff_t(near.size()));
+    std::partial_sort(near.begin(), near.begin() + keep, near.end());
+    auto& c = candidates[std::size_t(i)];
+    for (std::ptrdiff_t k = 0; k < keep; ++k)
+      c.emplace_back(distance2(original, near[std::size_t(k)].second, recovered, i),
+                     near[std::size_t(k)].second);
     std::sort(c.begin(), c.end());
   }
   std::vector<std::int64_t> perm(static_cast<std::size_t>(n), -1);

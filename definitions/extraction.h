@@ -9,8 +9,9 @@
 //                                   and over all parameters
 // Symmetry: hidden units of an MLP (or gated block) can be permuted without changing the function,
 // so by default θ' is first aligned to θ: layer by layer, each recovered unit is matched to the
-// original unit whose incoming weights (and bias) are nearest, searched among the candidates
-// closest in a fixed random projection. A wrong match only makes the score worse, never better.
+// original unit whose incoming weights (and bias) are nearest among candidates preselected by
+// fixed random projections (robust to recovery noise far above bf16 rounding). A wrong match only
+// makes the score worse, never better.
 #include <cstdint>
 #include <vector>
 
