@@ -13,4 +13,12 @@ nn::Matrix InferOracle::query(const nn::Matrix& x) {
   return scheme_.infer(artifact_, x);
 }
 
+TrialOracles::TrialOracles(const WeightReleaseScheme& scheme, const Artifact& artifact,
+                           std::uint64_t infer_budget) {
+  if (infer_budget > 0) {
+    infer_.emplace(scheme, artifact, infer_budget);
+    access_.infer = &*infer_;
+  }
+}
+
 }  // namespace wrsec::definitions

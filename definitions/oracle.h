@@ -4,6 +4,7 @@
 // sees outputs only, never the scheme's secret. Not shared between trials.
 #include <cstdint>
 #include <limits>
+#include <optional>
 
 #include "definitions/scheme.h"
 
@@ -30,6 +31,22 @@ class InferOracle {
 // The oracles of one trial; a null member means the game grants no such oracle.
 struct OracleAccess {
   InferOracle* infer = nullptr;
+};
+
+// The oracles a game grants in one trial: an Infer oracle on the challenge artifact with budget q
+// when q > 0, none otherwise. Pinned in place (the access points into it).
+class TrialOracles {
+ public:
+  TrialOracles(const WeightReleaseScheme& scheme, const Artifact& artifact,
+               std::uint64_t infer_budget);
+  TrialOracles(const TrialOracles&) = delete;
+  TrialOracles& operator=(const TrialOracles&) = delete;
+  [[nodiscard]] OracleAccess& access() { return access_; }
+  [[nodiscard]] std::uint64_t infer_used() const { return infer_ ? infer_->used() : 0; }
+
+ private:
+  std::optional<InferOracle> infer_;
+  OracleAccess access_;
 };
 
 }  // namespace wrsec::definitions

@@ -227,6 +227,51 @@ double measure_read_bandwidth() {
   return 4.0 * double(n) / s / 1e9;
 }
 
+// One release per order N of `model`: its outputs on x, the recovered model's outputs, and the
+// wall times (best of repeats) of Infer, of the extraction and of the recovered forward pass.
+struct OrderRun {
+  int order = 0;
+  nn::Matrix released, recovered;
+  json timing;
+};
+
+std::vector<OrderRun> run_orders(const Catalog& catalog, const nn::Model& model,
+                                 const nn::Matrix& x, const std::string& format,
+                                 const std::vector<int>& orders, std::uint64_t seed,
+                                 const std::string& coin_tag) {
+  const double plain_s = min_seconds(5, [&] { (void)model.forward(x); });
+  const auto extractor = make_extractor(catalog, extractor_for(format));
+  std::vector<OrderRun> runs;
+  for (int n : orders) {
+    const auto scheme = catalog.schemes.create(
+        "taylor_mlp", params({{"format", format}, {"order", std::to_string(n)}}));
+    Rng coins(seed, stable_hash(coin_tag), std::uint64_t(n));
+    const auto release = scheme->release(model, coins);
+    OrderRun run;
+    run.order = n;
+    const double release_s =
+        min_seconds(3, [&] { run.released = scheme->infer(release.artifact, x); });
+    definitions::OracleAccess none;
+    nn::Model recovered;
+    const double extract_s =
+        min_seconds(3, [&] { recovered = extractor->extract(release.artifact, none, coins); });
+    const double recovered_s = min_seconds(5, [&] { run.recovered = recovered.forward(x); });
+    run.timing = {{"order", n},
+                  {"seconds_plain", plain_s},
+                  {"seconds_release", release_s},
+                  {"seconds_recovered", recovered_s},
+                  {"slowdown_release", release_s / plain_s},
+                  {"slowdown_recovered", recovered_s / plain_s},
+                  {"flop_ratio_release",
+                   scheme->infer_macs(release.artifact) / model.arch.macs_per_example()},
+                  {"extract_seconds", extract_s},
+                  {"release_bytes_f32", artifact_bytes(release.artifact)},
+                  {"batch", x.rows()}};
+    runs.push_back(std::move(run));
+  }
+  return runs;
+}
+
 json utility_and_latency_paper(const Catalog& catalog, const std::string& act,
                                const std::vector<int>& orders, std::uint64_t seed) {
   const auto source = definitions::ModelSource::parse("zoo:mlp_784_64_10_" + act + "@1");
@@ -235,40 +280,19 @@ json utility_and_latency_paper(const Catalog& catalog, const std::string& act,
   const auto data = nn::load_fashion_mnist();
   const nn::Matrix& x = data->test.images;
   const nn::Matrix reference = model.forward(x);
-  const double plain_s = min_seconds(5, [&] { (void)model.forward(x); });
   json rows = json::array();
-  const auto extractor = make_extractor(catalog, "taylor_ratio_inversion");
-  for (int n : orders) {
-    const auto scheme = catalog.schemes.create(
-        "taylor_mlp", params({{"format", "paper"}, {"order", std::to_string(n)}}));
-    Rng coins(seed, stable_hash("taylormlp.utility"), std::uint64_t(n));
-    const auto release = scheme->release(model, coins);
-    nn::Matrix released;
-    const double release_s = min_seconds(3, [&] { released = scheme->infer(release.artifact, x); });
-    definitions::OracleAccess none;
-    nn::Model recovered;
-    const double extract_s =
-        min_seconds(3, [&] { recovered = extractor->extract(release.artifact, none, coins); });
-    nn::Matrix rec_out;
-    const double recovered_s = min_seconds(5, [&] { rec_out = recovered.forward(x); });
-    rows.push_back({{"kind", "paper_mlp"},
-                    {"model", source.spec()},
-                    {"activation", act},
-                    {"order", n},
-                    {"accuracy_original", nn::accuracy(reference, data->test.labels)},
-                    {"accuracy_release", nn::accuracy(released, data->test.labels)},
-                    {"kl_release", nn::kl_divergence(reference, released).mean},
-                    {"accuracy_recovered", nn::accuracy(rec_out, data->test.labels)},
-                    {"kl_recovered", nn::kl_divergence(reference, rec_out).mean},
-                    {"seconds_plain", plain_s},
-                    {"seconds_release", release_s},
-                    {"seconds_recovered", recovered_s},
-                    {"slowdown_release", release_s / plain_s},
-                    {"slowdown_recovered", recovered_s / plain_s},
-                    {"flop_ratio_release",
-                     scheme->infer_macs(release.artifact) / model.arch.macs_per_example()},
-                    {"extract_seconds", extract_s},
-                    {"batch", x.rows()}});
+  for (const OrderRun& r :
+       run_orders(catalog, model, x, "paper", orders, seed, "taylormlp.utility")) {
+    json row = r.timing;
+    row.update({{"kind", "paper_mlp"},
+                {"model", source.spec()},
+                {"activation", act},
+                {"accuracy_original", nn::accuracy(reference, data->test.labels)},
+                {"accuracy_release", nn::accuracy(r.released, data->test.labels)},
+                {"kl_release", nn::kl_divergence(reference, r.released).mean},
+                {"accuracy_recovered", nn::accuracy(r.recovered, data->test.labels)},
+                {"kl_recovered", nn::kl_divergence(reference, r.recovered).mean}});
+    rows.push_back(std::move(row));
   }
   return rows;
 }
@@ -282,38 +306,16 @@ json utility_and_latency_official(const Catalog& catalog, const std::vector<int>
   Rng input_coins(seed, stable_hash("taylormlp.official.inputs"), 0);
   const nn::Matrix x = definitions::InputSource::parse("gaussian:0.25").draw(512, d, input_coins);
   const nn::Matrix reference = model.forward(x);
-  const double plain_s = min_seconds(5, [&] { (void)model.forward(x); });
-  const auto extractor = make_extractor(catalog, "taylor_sign_hypothesis");
   json rows = json::array();
-  for (int n : orders) {
-    const auto scheme = catalog.schemes.create(
-        "taylor_mlp", params({{"format", "official"}, {"order", std::to_string(n)}}));
-    Rng coins(seed, stable_hash("taylormlp.official.release"), std::uint64_t(n));
-    const auto release = scheme->release(model, coins);
-    nn::Matrix released;
-    const double release_s = min_seconds(3, [&] { released = scheme->infer(release.artifact, x); });
-    definitions::OracleAccess none;
-    nn::Model recovered;
-    const double extract_s =
-        min_seconds(3, [&] { recovered = extractor->extract(release.artifact, none, coins); });
-    nn::Matrix rec_out;
-    const double recovered_s = min_seconds(5, [&] { rec_out = recovered.forward(x); });
-    rows.push_back({{"kind", "official_gated"},
-                    {"model", spec},
-                    {"activation", "silu"},
-                    {"order", n},
-                    {"rel_error_release", games::max_relative_row_error(released, reference)},
-                    {"rel_error_recovered", games::max_relative_row_error(rec_out, reference)},
-                    {"seconds_plain", plain_s},
-                    {"seconds_release", release_s},
-                    {"seconds_recovered", recovered_s},
-                    {"slowdown_release", release_s / plain_s},
-                    {"slowdown_recovered", recovered_s / plain_s},
-                    {"flop_ratio_release",
-                     scheme->infer_macs(release.artifact) / model.arch.macs_per_example()},
-                    {"extract_seconds", extract_s},
-                    {"release_bytes_f32", artifact_bytes(release.artifact)},
-                    {"batch", x.rows()}});
+  for (const OrderRun& r :
+       run_orders(catalog, model, x, "official", orders, seed, "taylormlp.official.release")) {
+    json row = r.timing;
+    row.update({{"kind", "official_gated"},
+                {"model", spec},
+                {"activation", "silu"},
+                {"rel_error_release", games::max_relative_row_error(r.released, reference)},
+                {"rel_error_recovered", games::max_relative_row_error(r.recovered, reference)}});
+    rows.push_back(std::move(row));
   }
   return rows;
 }

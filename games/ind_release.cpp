@@ -1,7 +1,5 @@
 #include "games/ind_release.h"
 
-#include <optional>
-
 #include "core/errors.h"
 #include "definitions/oracle.h"
 
@@ -54,13 +52,9 @@ definitions::TrialOutcome IndRelease::play(const definitions::WeightReleaseSchem
   }
   const definitions::Release release =
       scheme->release(b == 1 ? pair.second : pair.first, release_coins);
-  std::optional<definitions::InferOracle> oracle;
-  definitions::OracleAccess access;
-  if (params_.queries > 0) {
-    oracle.emplace(*scheme, release.artifact, static_cast<std::uint64_t>(params_.queries));
-    access.infer = &*oracle;
-  }
-  const int guess = distinguisher.guess(pair, release.artifact, access, guess_coins);
+  definitions::TrialOracles oracles(*scheme, release.artifact,
+                                    static_cast<std::uint64_t>(params_.queries));
+  const int guess = distinguisher.guess(pair, release.artifact, oracles.access(), guess_coins);
   if (guess != 0 && guess != 1)
     throw LogicError("distinguisher '" + adversary.id() + "' returned a guess other than 0 or 1");
   return {guess == b, b, guess, {}};

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <limits>
-#include <optional>
 
 #include "core/errors.h"
 #include "definitions/oracle.h"
@@ -74,13 +73,9 @@ definitions::TrialOutcome Misuse::play(const definitions::WeightReleaseScheme* s
 
   const nn::Model model = source_.draw(model_coins);
   const definitions::Release release = scheme->release(model, release_coins);
-  std::optional<definitions::InferOracle> oracle;
-  definitions::OracleAccess access;
-  if (params_.queries > 0) {
-    oracle.emplace(*scheme, release.artifact, static_cast<std::uint64_t>(params_.queries));
-    access.infer = &*oracle;
-  }
-  const nn::Model program = extractor.extract(release.artifact, access, adversary_coins);
+  definitions::TrialOracles oracles(*scheme, release.artifact,
+                                    static_cast<std::uint64_t>(params_.queries));
+  const nn::Model program = extractor.extract(release.artifact, oracles.access(), adversary_coins);
 
   const nn::Matrix x = inputs_.draw(params_.eval_samples, model.arch.input_size(), eval_coins);
   const nn::Matrix reference = model.forward(x);

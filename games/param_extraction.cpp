@@ -1,7 +1,5 @@
 #include "games/param_extraction.h"
 
-#include <optional>
-
 #include "core/errors.h"
 #include "definitions/oracle.h"
 
@@ -60,14 +58,11 @@ definitions::TrialOutcome ParamExtraction::play(const definitions::WeightRelease
   const nn::Model model = source_.draw(model_coins);
   const definitions::Release release = scheme->release(model, release_coins);
 
-  std::optional<definitions::InferOracle> oracle;
-  definitions::OracleAccess access;
-  if (params_.queries > 0) {
-    oracle.emplace(*scheme, release.artifact, static_cast<std::uint64_t>(params_.queries));
-    access.infer = &*oracle;
-  }
+  definitions::TrialOracles oracles(*scheme, release.artifact,
+                                    static_cast<std::uint64_t>(params_.queries));
   // The extractor sees the public artifact and the granted oracles only.
-  const nn::Model recovered = extractor.extract(release.artifact, access, adversary_coins);
+  const nn::Model recovered =
+      extractor.extract(release.artifact, oracles.access(), adversary_coins);
 
   const definitions::ExtractionCriterion criterion{params_.tau, params_.floor,
                                                    params_.symmetry == "permutation"};
@@ -81,7 +76,7 @@ definitions::TrialOutcome ParamExtraction::play(const definitions::WeightRelease
                  {"max_error_hidden", score.max_error_hidden},
                  {"median_error_hidden", score.median_error_hidden},
                  {"max_error", score.max_error},
-                 {"queries_used", oracle ? static_cast<double>(oracle->used()) : 0.0}};
+                 {"queries_used", static_cast<double>(oracles.infer_used())}};
   return out;
 }
 
