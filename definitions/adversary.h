@@ -12,7 +12,13 @@
 #include "definitions/oracle.h"
 #include "nn/model.h"
 
+namespace wrsec::nn {
+struct Dataset;
+}
+
 namespace wrsec::definitions {
+
+class WeightReleaseScheme;
 
 class Adversary {
  public:
@@ -48,6 +54,36 @@ class ReleaseDistinguisher : public Adversary {
   [[nodiscard]] virtual ModelPair choose(const nn::Architecture& arch, Rng& coins) const = 0;
   [[nodiscard]] virtual int guess(const ModelPair& chosen, const Artifact& challenge,
                                   OracleAccess& oracles, Rng& coins) const = 0;
+};
+
+// Removal adversary R (wm_removal): given a marked model and public knowledge, outputs a model
+// M' = R(M_marked) meant to keep the task accuracy while failing Verify. Public knowledge is the
+// attacker's labelled data (disjoint from the owner's training split) and the scheme's algorithm
+// (Kerckhoffs: R may run Release with its own coins, e.g. to overwrite the mark), never the
+// owner's secret.
+struct RemovalContext {
+  const nn::Dataset* data = nullptr;            // attacker's split; null if the game grants none
+  const WeightReleaseScheme* scheme = nullptr;  // the mark's public algorithm
+};
+class Remover : public Adversary {
+ public:
+  [[nodiscard]] virtual nn::Model remove(const nn::Model& marked, const RemovalContext& context,
+                                         Rng& coins) const = 0;
+};
+
+// Forger F (wm_forgery, ambiguity attack): given a target model (the owner's marked model or an
+// independent one), the scheme's public algorithm (Release and Verify may be run) and the owner's
+// public key, outputs an ownership claim in the scheme's OwnerSecret format
+// (definitions/owner_key.h); F wins iff Verify(claim, target) accepts and the claim is not the
+// owner's own.
+struct ForgeryContext {
+  const WeightReleaseScheme* scheme = nullptr;
+  nlohmann::json owner_public_key = nlohmann::json::object();
+};
+class Forger : public Adversary {
+ public:
+  [[nodiscard]] virtual OwnerSecret forge(const nn::Model& target, const ForgeryContext& context,
+                                          Rng& coins) const = 0;
 };
 
 }  // namespace wrsec::definitions

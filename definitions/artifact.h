@@ -6,6 +6,7 @@
 // Both are named tensors plus JSON metadata, so they serialise as safetensors.
 #include <nlohmann/json.hpp>
 
+#include "nn/model.h"
 #include "nn/tensor.h"
 
 namespace wrsec::definitions {
@@ -24,5 +25,11 @@ struct Release {
   Artifact artifact;
   OwnerSecret secret;
 };
+
+// A model published in the clear (plaintext and every watermarking scheme): the tensors plus
+// metadata {"scheme": id, "architecture": arch.to_json()}.
+[[nodiscard]] Artifact model_artifact(const nn::Model& model, const std::string& scheme_id);
+// The model of such an artifact; InvalidArgument if the metadata or tensors are malformed.
+[[nodiscard]] nn::Model artifact_model(const Artifact& artifact);
 
 }  // namespace wrsec::definitions

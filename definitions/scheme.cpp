@@ -11,6 +11,8 @@ std::string Capabilities::to_string() const {
   std::string out;
   if (has(Capability::infer)) out += "infer";
   if (has(Capability::verify)) out += out.empty() ? "verify" : ",verify";
+  if (has(Capability::verify_black_box))
+    out += out.empty() ? "verify_black_box" : ",verify_black_box";
   return out.empty() ? "none" : out;
 }
 
@@ -36,6 +38,11 @@ double WeightReleaseScheme::infer_macs(const Artifact& /*artifact*/) const {
 VerifyResult WeightReleaseScheme::verify(const OwnerSecret& /*secret*/,
                                          const nn::Model& /*suspect*/) const {
   throw LogicError("scheme '" + id() + "' has no verify capability");
+}
+
+VerifyResult WeightReleaseScheme::verify_queries(const OwnerSecret& /*secret*/,
+                                                 const QueryFn& /*query*/) const {
+  throw LogicError("scheme '" + id() + "' has no black-box verify capability");
 }
 
 }  // namespace wrsec::definitions

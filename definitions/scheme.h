@@ -3,15 +3,20 @@
 //   Release(M; r) → (A, s)   randomized: model M, coins r → public artifact A, owner secret s
 //   Infer(A, x) → y          deterministic: the output the released form computes on inputs x
 //   Verify(s, M') → {0,1}    optional (ownership schemes): does suspect model M' carry s's mark?
+//                            White-box verification reads M''s weights; black-box verification
+//                            only queries x ↦ M'(x) (a canary check on a served model).
 // Correctness is scheme-specific (e.g. ‖Infer(A, x) − M(x)‖ within the Taylor error); security
 // notions are games (definitions/game.h) played against the scheme. Capabilities are declared,
 // so a game checks up front that a scheme can play it instead of catching "not implemented".
 // Implementations must be thread-safe: trials call release/infer concurrently on one object.
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "core/rng.h"
 #include "definitions/artifact.h"
+#include "nn/tensor.h"
 
 namespace wrsec::nn {
 class Model;
@@ -20,8 +25,9 @@ class Model;
 namespace wrsec::definitions {
 
 enum class Capability : std::uint32_t {
-  infer = 1U << 0,   // Infer(A, x) is defined
-  verify = 1U << 1,  // Verify(s, M') is defined (ownership schemes)
+  infer = 1U << 0,             // Infer(A, x) is defined
+  verify = 1U << 1,            // Verify(s, M') is defined (ownership schemes)
+  verify_black_box = 1U << 2,  // Verify needs only queries to M' (verify_queries)
 };
 
 class Capabilities {
@@ -39,14 +45,24 @@ class Capabilities {
   std::uint32_t bits_ = 0;
 };
 
-// Verification outcome: the decision plus the statistics behind it.
+// Verification outcome: the decision plus the statistics behind it. Under the null "M' is
+// independent of the key", each checked bit matches with probability p0 (1/2 for bit strings,
+// 1/C for trigger labels); log2_p = log2 P[Bin(bits, p0) >= matches], exact (MPFR below double
+// range). accepted = (p-value <= target_fpr), so the decision's false-positive rate is at most
+// target_fpr under that null (or the scheme's calibrated rule when details say so).
 struct VerifyResult {
   bool accepted = false;
-  std::uint64_t matches = 0;  // matching bits (or detections)
-  std::uint64_t bits = 0;     // bits checked
-  double log2_p = 0.0;        // log2 p-value of `matches` under the no-mark null
+  std::uint64_t matches = 0;            // matching bits (or trigger labels)
+  std::uint64_t bits = 0;               // bits checked
+  double p0 = 0.5;                      // per-bit match probability under the null
+  double log2_p = 0.0;                  // log2 p-value of `matches` under the null
+  double target_fpr = 0.0;              // the false-positive rate the decision was made at
+  std::vector<std::uint8_t> extracted;  // the bits (or labels) read from M'
   nlohmann::json details = nlohmann::json::object();
 };
+
+// Black-box access to a suspect model: rows of x ↦ rows of logits.
+using QueryFn = std::function<nn::Matrix(const nn::Matrix&)>;
 
 class WeightReleaseScheme {
  public:
@@ -63,9 +79,13 @@ class WeightReleaseScheme {
   // Multiply-accumulates per example of Infer(A, ·), the cost model of the misuse game.
   // Throws LogicError unless capabilities() has infer.
   [[nodiscard]] virtual double infer_macs(const Artifact& artifact) const;
-  // Throws LogicError unless capabilities() has verify.
+  // Throws LogicError unless capabilities() has verify. A claim the scheme cannot check (bad
+  // signature, malformed record) or a suspect of another shape is rejected, not an error.
   [[nodiscard]] virtual VerifyResult verify(const OwnerSecret& secret,
                                             const nn::Model& suspect) const;
+  // Black-box verification; throws LogicError unless capabilities() has verify_black_box.
+  [[nodiscard]] virtual VerifyResult verify_queries(const OwnerSecret& secret,
+                                                    const QueryFn& query) const;
 };
 
 }  // namespace wrsec::definitions

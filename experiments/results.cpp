@@ -17,15 +17,15 @@ CellResult summarize(const CellSpec& spec, const definitions::Game& game,
   r.trials = trials;
   r.counts = counts;
   r.alpha = alpha;
-  r.win_rate_two_sided = cp_two_sided(counts.wins, counts.n, alpha);
+  r.win_rate_two_sided = definitions::cp_two_sided(counts.wins, counts.n, alpha);
   if (r.shape == definitions::GameShape::distinguishing) {
-    r.advantage = distinguishing_advantage(counts.wins, counts.n, alpha);
-    r.log2_p = log2_binomial_tail(counts.wins, counts.n, 0.5);
+    r.advantage = definitions::distinguishing_advantage(counts.wins, counts.n, alpha);
+    r.log2_p = definitions::log2_binomial_tail(counts.wins, counts.n, 0.5);
   } else {
-    r.advantage = search_advantage(counts.wins, counts.n, alpha, r.baseline);
+    r.advantage = definitions::search_advantage(counts.wins, counts.n, alpha, r.baseline);
     // Against baseline 0 any win is impossible under the null: the p-value is 0 or 1, not useful.
     if (r.baseline > 0.0 && r.baseline < 1.0)
-      r.log2_p = log2_binomial_tail(counts.wins, counts.n, r.baseline);
+      r.log2_p = definitions::log2_binomial_tail(counts.wins, counts.n, r.baseline);
   }
   r.reference_advantage = game.reference_advantage(adversary);
   return r;

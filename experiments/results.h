@@ -4,10 +4,10 @@
 #include <optional>
 
 #include "definitions/game.h"
+#include "definitions/statistics.h"
 #include "experiments/catalog.h"
 #include "experiments/provenance.h"
 #include "experiments/runner.h"
-#include "experiments/statistics.h"
 
 namespace wrsec::experiments {
 
@@ -19,9 +19,9 @@ struct CellResult {
   TrialRange trials;
   CellCounts counts;
   double alpha = 0.05;
-  AdvantageBounds advantage{};    // lower: one-sided at alpha; upper: see statistics.h
-  Interval win_rate_two_sided{};  // two-sided CP on Pr[win] at alpha
-  std::optional<double> log2_p;   // p-value against Adv = 0 (absent when the null is degenerate)
+  definitions::AdvantageBounds advantage{};    // lower: one-sided at alpha; upper: see statistics.h
+  definitions::Interval win_rate_two_sided{};  // two-sided CP on Pr[win] at alpha
+  std::optional<double> log2_p;  // p-value against Adv = 0 (absent when the null is degenerate)
   std::optional<double> reference_advantage;  // closed form, when the game knows it
   double elapsed_seconds = 0.0;
   std::string started_at;

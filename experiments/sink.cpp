@@ -42,7 +42,8 @@ void TableSink::write(const CellResult& r) {
        << " at " << std::setprecision(2) << level << "% (one-sided Clopper-Pearson, alpha "
        << std::defaultfloat << r.alpha << ")" << std::fixed << std::setprecision(4)
        << "; upper bound " << r.advantage.upper << '\n';
-  if (r.log2_p) out_ << "p-value   " << format_log2_p(*r.log2_p) << " against Adv = 0\n";
+  if (r.log2_p)
+    out_ << "p-value   " << definitions::format_log2_p(*r.log2_p) << " against Adv = 0\n";
   if (r.reference_advantage)
     out_ << "reference " << *r.reference_advantage << " (closed form, this adversary)\n";
   out_ << "time      " << std::setprecision(3) << r.elapsed_seconds << " s\n";

@@ -7,8 +7,8 @@
 #include "attacks/coin_flip.h"
 #include "attacks/likelihood_ratio.h"
 #include "core/errors.h"
+#include "definitions/statistics.h"
 #include "experiments/runner.h"
-#include "experiments/statistics.h"
 
 namespace wrsec::games {
 namespace {
@@ -72,7 +72,7 @@ TEST(BernoulliInd, EmpiricalAdvantageIsConsistentWithClosedForm) {
   const auto counts = run(game, lr, 2, {0, 50000});
   const double truth = *game.reference_advantage(lr);
   // Two-sided 99.9% Clopper–Pearson interval on Pr[win] must contain (1 + Adv)/2.
-  const auto ci = experiments::cp_two_sided(counts.wins, counts.n, 1e-3);
+  const auto ci = definitions::cp_two_sided(counts.wins, counts.n, 1e-3);
   EXPECT_LE(ci.lo, (1 + truth) / 2);
   EXPECT_GE(ci.hi, (1 + truth) / 2);
   // The 2x2 table gives the same advantage: Pr[b'=1|b=1] - Pr[b'=1|b=0].
@@ -86,7 +86,7 @@ TEST(BernoulliInd, CoinFlipHasNoAdvantage) {
   const attacks::CoinFlip coin;
   EXPECT_EQ(*game.reference_advantage(coin), 0.0);
   const auto counts = run(game, coin, 2, {0, 20000});
-  const auto ci = experiments::cp_two_sided(counts.wins, counts.n, 1e-3);
+  const auto ci = definitions::cp_two_sided(counts.wins, counts.n, 1e-3);
   EXPECT_LE(ci.lo, 0.5);
   EXPECT_GE(ci.hi, 0.5);
 }

@@ -1,4 +1,4 @@
-#include "experiments/statistics.h"
+#include "definitions/statistics.h"
 
 #include <mpfr.h>
 
@@ -13,7 +13,7 @@
 
 #include "core/errors.h"
 
-namespace wrsec::experiments {
+namespace wrsec::definitions {
 namespace {
 
 // Underflow and denormal results are legitimate answers here (tiny tails, tiny bounds): return them
@@ -274,4 +274,4 @@ std::string format_log2_p(double log2_p) {
   return buf;
 }
 
-}  // namespace wrsec::experiments
+}  // namespace wrsec::definitions

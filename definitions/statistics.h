@@ -19,7 +19,7 @@
 #include <cstdint>
 #include <string>
 
-namespace wrsec::experiments {
+namespace wrsec::definitions {
 
 struct Interval {
   double lo;
@@ -90,4 +90,4 @@ namespace detail {
 
 }  // namespace detail
 
-}  // namespace wrsec::experiments
+}  // namespace wrsec::definitions

@@ -1,4 +1,4 @@
-#include "experiments/statistics.h"
+#include "definitions/statistics.h"
 
 #include <gmp.h>
 #include <gtest/gtest.h>
@@ -13,7 +13,7 @@
 #include "core/errors.h"
 #include "core/rng.h"
 
-namespace wrsec::experiments {
+namespace wrsec::definitions {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
@@ -468,4 +468,4 @@ TEST(BadInput, ThrowsInvalidArgumentNamingTheArgument) {
 }
 
 }  // namespace
-}  // namespace wrsec::experiments
+}  // namespace wrsec::definitions
