@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <numbers>
 #include <numeric>
@@ -83,8 +84,52 @@ double softmax_cross_entropy(MatRef<T> logits, const Labels& labels, MatrixT<T>*
   return total / static_cast<double>(n);
 }
 
+template <class T>
+double distillation_loss(MatRef<T> student_logits, MatRef<T> teacher_logits, double temperature,
+                         MatrixT<T>* grad) {
+  if (!(temperature > 0.0) || !std::isfinite(temperature))
+    throw InvalidArgument("distillation temperature must be positive and finite");
+  if (student_logits.rows() != teacher_logits.rows() ||
+      student_logits.cols() != teacher_logits.cols())
+    throw InvalidArgument(
+        "distillation_loss: student logits are " + std::to_string(student_logits.rows()) + "x" +
+        std::to_string(student_logits.cols()) + ", teacher logits " +
+        std::to_string(teacher_logits.rows()) + "x" + std::to_string(teacher_logits.cols()));
+  const Eigen::Index n = student_logits.rows(), k = student_logits.cols();
+  if (n == 0 || k == 0) throw InvalidArgument("distillation_loss: empty batch");
+  if (grad) grad->resize(n, k);
+  // log softmax(row / τ) in double.
+  const auto log_softmax = [&](const auto& row, std::vector<double>& out) {
+    double mx = -std::numeric_limits<double>::infinity();
+    for (Eigen::Index c = 0; c < k; ++c) {
+      out[static_cast<std::size_t>(c)] = static_cast<double>(row(c)) / temperature;
+      mx = std::max(mx, out[static_cast<std::size_t>(c)]);
+    }
+    double sum = 0.0;
+    for (const double v : out) sum += std::exp(v - mx);
+    const double lse = mx + std::log(sum);
+    for (double& v : out) v -= lse;
+  };
+  std::vector<double> lp(static_cast<std::size_t>(k)), lq(static_cast<std::size_t>(k));
+  double total = 0.0;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    log_softmax(teacher_logits.row(i), lp);
+    log_softmax(student_logits.row(i), lq);
+    for (std::size_t c = 0; c < lp.size(); ++c) {
+      const double p = std::exp(lp[c]);
+      total += p * (lp[c] - lq[c]);
+      if (grad)
+        (*grad)(i, static_cast<Eigen::Index>(c)) =
+            static_cast<T>(temperature * (std::exp(lq[c]) - p) / static_cast<double>(n));
+    }
+  }
+  return temperature * temperature * total / static_cast<double>(n);
+}
+
 template double softmax_cross_entropy<float>(MatRef<float>, const Labels&, MatrixT<float>*);
 template double softmax_cross_entropy<double>(MatRef<double>, const Labels&, MatrixT<double>*);
+template double distillation_loss<float>(MatRef<float>, MatRef<float>, double, MatrixT<float>*);
+template double distillation_loss<double>(MatRef<double>, MatRef<double>, double, MatrixT<double>*);
 template MatrixT<float> softmax<float>(MatRef<float>);
 template MatrixT<double> softmax<double>(MatRef<double>);
 
@@ -117,6 +162,14 @@ void TrainConfig::validate() const {
     if (e.per_batch > 0 && e.inputs.rows() == 0)
       throw InvalidArgument("extra examples: per_batch > 0 but no examples given");
   }
+  if (soft_targets) {
+    if (!(soft_targets->temperature > 0.0) || !std::isfinite(soft_targets->temperature))
+      throw InvalidArgument("soft targets: temperature must be positive and finite");
+    if (!soft_targets->logits.allFinite())
+      throw InvalidArgument("soft targets: teacher logits must be finite");
+    if (extra_examples && extra_examples->per_batch > 0)
+      throw InvalidArgument("soft targets cannot be combined with extra labelled examples");
+  }
 }
 
 std::string TrainConfig::describe() const {
@@ -133,6 +186,7 @@ std::string TrainConfig::describe() const {
     j["epsilon"] = epsilon;
   }
   if (max_steps > 0) j["max_steps"] = max_steps;
+  if (soft_targets) j["distillation_temperature"] = soft_targets->temperature;
   j["schedule"] = schedule == LrSchedule::cosine ? "cosine" : "constant";
   return j.dump();
 }
@@ -146,7 +200,17 @@ TrainReport train(Model& model, const Matrix& x, const Labels& labels, const Tra
     throw InvalidArgument("training inputs have " + std::to_string(x.cols()) +
                           " features, the model expects " +
                           std::to_string(model.arch.input_size()));
-  check_labels(labels, n, model.arch.output_size());
+  const SoftTargets* soft = config.soft_targets ? &*config.soft_targets : nullptr;
+  if (soft) {
+    if (soft->logits.rows() != n || soft->logits.cols() != model.arch.output_size())
+      throw InvalidArgument("soft targets are " + std::to_string(soft->logits.rows()) + "x" +
+                            std::to_string(soft->logits.cols()) + ", expected " +
+                            std::to_string(n) + "x" + std::to_string(model.arch.output_size()) +
+                            " (one row of teacher logits per example)");
+    if (!labels.empty()) check_labels(labels, n, model.arch.output_size());
+  } else {
+    check_labels(labels, n, model.arch.output_size());
+  }
   if (n == 0) throw InvalidArgument("training set is empty");
   const ExtraExamples* extra = config.extra_examples && config.extra_examples->per_batch > 0
                                    ? &*config.extra_examples
@@ -173,7 +237,7 @@ TrainReport train(Model& model, const Matrix& x, const Labels& labels, const Tra
 
   TrainReport report;
   ForwardTrace trace;
-  Matrix batch, dlogits;
+  Matrix batch, batch_targets, dlogits;
   Labels batch_labels;
   const double b1 = config.beta1, b2 = config.beta2;
   const std::int64_t batches_per_epoch = (n + config.batch_size - 1) / config.batch_size;
@@ -196,10 +260,14 @@ TrainReport train(Model& model, const Matrix& x, const Labels& labels, const Tra
       const std::int64_t ne = extra ? extra->per_batch : 0;
       batch.resize(nb + ne, x.cols());
       batch_labels.resize(static_cast<std::size_t>(nb + ne));
+      if (soft) batch_targets.resize(nb, soft->logits.cols());
       for (std::int64_t i = 0; i < nb; ++i) {
         const std::int64_t src = order[static_cast<std::size_t>(b0 + i)];
         batch.row(i) = x.row(src);
-        batch_labels[static_cast<std::size_t>(i)] = labels[static_cast<std::size_t>(src)];
+        if (soft)
+          batch_targets.row(i) = soft->logits.row(src);
+        else
+          batch_labels[static_cast<std::size_t>(i)] = labels[static_cast<std::size_t>(src)];
       }
       for (std::int64_t i = 0; i < ne; ++i) {
         if (extra_cursor == extra_order.size()) {
@@ -213,7 +281,9 @@ TrainReport train(Model& model, const Matrix& x, const Labels& labels, const Tra
       }
 
       const Matrix logits = model.forward(batch, &trace);
-      double loss = softmax_cross_entropy<float>(logits, batch_labels, &dlogits);
+      double loss =
+          soft ? distillation_loss<float>(logits, batch_targets, soft->temperature, &dlogits)
+               : softmax_cross_entropy<float>(logits, batch_labels, &dlogits);
       for (auto& [name, g] : grads) std::fill(g.data.begin(), g.data.end(), 0.0f);
       model.backward(trace, dlogits, grads);
       if (config.extra_loss) {

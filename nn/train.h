@@ -1,6 +1,9 @@
 #pragma once
 // Mini-batch training of a Model with softmax cross-entropy.
 //   loss(batch) = mean_i [logsumexp(z_i) - z_i[y_i]] + extra_loss(θ)
+// or, with soft targets (knowledge distillation, Hinton et al. 2015), teacher logits t_i and
+// temperature τ, p = softmax(t_i/τ), q = softmax(z_i/τ):
+//   loss(batch) = τ²·mean_i KL(p ‖ q) + extra_loss(θ),   dloss/dz_i = τ·(q − p)/batch
 //   sgd:  v ← μ·v + (g + λ·θ);  θ ← θ - η·v                      (PyTorch SGD, coupled decay)
 // (η follows `schedule`)
 //   adam: g' = g + λ·θ; m ← β1·m + (1-β1)·g'; v ← β2·v + (1-β2)·g'²;
@@ -31,6 +34,13 @@ double softmax_cross_entropy(MatRef<T> logits, const Labels& labels, MatrixT<T>*
 template <class T>
 MatrixT<T> softmax(MatRef<T> logits);
 
+// Distillation loss τ²·mean_i KL(softmax(teacher_i/τ) ‖ softmax(student_i/τ)) over the rows, with
+// dL/dstudent = τ·(softmax(student/τ) − softmax(teacher/τ))/n when grad is non-null; computed in
+// double from log-softmax. InvalidArgument on shape mismatch, an empty batch or τ <= 0.
+template <class T>
+double distillation_loss(MatRef<T> student_logits, MatRef<T> teacher_logits, double temperature,
+                         MatrixT<T>* grad = nullptr);
+
 enum class Optimizer { sgd, adam };
 // Learning rate at step t of T: constant η, or cosine η·(1 + cos(π·t/T))/2 with T the planned
 // number of steps (epochs · batches per epoch, capped by max_steps).
@@ -50,6 +60,13 @@ struct ExtraExamples {
   std::int64_t per_batch = 0;
 };
 
+// Soft targets for distillation: teacher logits aligned with the training inputs (row i belongs
+// to x row i) and the softmax temperature τ > 0.
+struct SoftTargets {
+  Matrix logits;
+  double temperature = 1.0;
+};
+
 struct TrainConfig {
   Optimizer optimizer = Optimizer::adam;
   double learning_rate = 1e-3;
@@ -64,6 +81,10 @@ struct TrainConfig {
   std::int64_t max_steps = 0;  // > 0: stop after this many steps
   LossHook extra_loss;
   std::optional<ExtraExamples> extra_examples;
+  // When set, the batch loss is the distillation loss against these targets instead of the
+  // cross-entropy; labels are then unused (pass none, or one valid label per example) and
+  // extra_examples must not add rows.
+  std::optional<SoftTargets> soft_targets;
   // Called after each epoch with (epoch index, mean training loss, wall seconds).
   std::function<void(int, double, double)> on_epoch;
 
@@ -78,7 +99,8 @@ struct TrainReport {
   std::vector<double> epoch_seconds;  // wall time per epoch
 };
 
-// Trains model in place on (x, labels); InvalidArgument on inconsistent inputs.
+// Trains model in place on (x, labels), or on (x, config.soft_targets) when those are set;
+// InvalidArgument on inconsistent inputs.
 TrainReport train(Model& model, const Matrix& x, const Labels& labels, const TrainConfig& config,
                   const Rng& rng);
 

@@ -9,6 +9,7 @@
 #include "core/errors.h"
 #include "core/rng.h"
 #include "nn/metrics.h"
+#include "tests/nn/grad_check.h"
 
 namespace wrsec::nn {
 namespace {
@@ -186,6 +187,111 @@ TEST(Train, RejectsBadInput) {
   EXPECT_THROW((void)train(m, data.x, data.y, c, rng), InvalidArgument);
   EXPECT_EQ(optimizer_from_string(to_string(Optimizer::sgd)), Optimizer::sgd);
   EXPECT_THROW((void)optimizer_from_string("rmsprop"), InvalidArgument);
+}
+
+// Distillation loss by hand: τ²·mean_i Σ_c p_c·log(p_c/q_c), p = softmax(t/τ), q = softmax(s/τ).
+double distillation_by_hand(const MatrixD& s, const MatrixD& t, double tau) {
+  double total = 0.0;
+  for (Eigen::Index i = 0; i < s.rows(); ++i) {
+    double zp = 0.0, zq = 0.0;
+    for (Eigen::Index c = 0; c < s.cols(); ++c) {
+      zp += std::exp(t(i, c) / tau);
+      zq += std::exp(s(i, c) / tau);
+    }
+    for (Eigen::Index c = 0; c < s.cols(); ++c) {
+      const double p = std::exp(t(i, c) / tau) / zp, q = std::exp(s(i, c) / tau) / zq;
+      total += p * std::log(p / q);
+    }
+  }
+  return tau * tau * total / double(s.rows());
+}
+
+TEST(Distillation, LossAndGradientMatchHandComputationAndFiniteDifferences) {
+  Rng rng(11, 12, 13);
+  MatrixD s = testing::random_matrix(6, 5, rng, 2.0);
+  const MatrixD t = testing::random_matrix(6, 5, rng, 2.0);
+  for (const double tau : {1.0, 3.0, 0.5}) {
+    MatrixD grad;
+    const double loss = distillation_loss<double>(s, t, tau, &grad);
+    EXPECT_NEAR(loss, distillation_by_hand(s, t, tau), 1e-12 * (1 + loss)) << tau;
+    const MatrixD numeric = testing::numeric_grad(
+        s, [&] { return distillation_loss<double>(s, t, tau); }, 1e-6);
+    testing::expect_grad_near(grad, numeric, 1e-5, 1e-9, "distillation tau " + std::to_string(tau));
+    // The stated closed form τ·(softmax(s/τ) − softmax(t/τ))/n.
+    const MatrixD closed = tau * (softmax<double>(s / tau) - softmax<double>(t / tau)) / 6.0;
+    EXPECT_LT((grad - closed).cwiseAbs().maxCoeff(), 1e-14);
+  }
+  // Loss without a gradient is the same number; KL >= 0 and 0 against itself.
+  EXPECT_EQ(distillation_loss<double>(s, t, 3.0), distillation_loss<double>(s, t, 3.0, nullptr));
+  EXPECT_GT(distillation_loss<double>(s, t, 3.0), 0.0);
+  EXPECT_NEAR(distillation_loss<double>(t, t, 3.0), 0.0, 1e-15);
+}
+
+TEST(Distillation, TemperatureSquaredScaling) {
+  // L_τ(s, t) = τ²·L_1(s/τ, t/τ) and ∇_s L_τ = τ·(∇ L_1)(s/τ): the τ² factor keeps the gradient
+  // magnitude comparable across temperatures (Hinton et al.).
+  Rng rng(21, 22, 23);
+  const MatrixD s = testing::random_matrix(4, 3, rng, 3.0);
+  const MatrixD t = testing::random_matrix(4, 3, rng, 3.0);
+  for (const double tau : {2.0, 3.0, 7.5}) {
+    MatrixD g_tau, g_one;
+    const double l_tau = distillation_loss<double>(s, t, tau, &g_tau);
+    const double l_one = distillation_loss<double>(MatrixD(s / tau), MatrixD(t / tau), 1.0, &g_one);
+    EXPECT_NEAR(l_tau, tau * tau * l_one, 1e-12 * l_tau) << tau;
+    EXPECT_LT((g_tau - tau * g_one).cwiseAbs().maxCoeff(), 1e-14) << tau;
+  }
+  EXPECT_THROW((void)distillation_loss<double>(s, t, 0.0), InvalidArgument);
+  EXPECT_THROW((void)distillation_loss<double>(s, t, -1.0), InvalidArgument);
+  EXPECT_THROW((void)distillation_loss<double>(s, MatrixD(3, 3), 1.0), InvalidArgument);
+  // float and double agree.
+  const Matrix sf = s.cast<float>(), tf = t.cast<float>();
+  EXPECT_NEAR(distillation_loss<float>(sf, tf, 3.0), distillation_loss<double>(s, t, 3.0), 1e-5);
+}
+
+TEST(Distillation, TrainingOnSoftTargetsDrivesKlDown) {
+  const Synthetic data = synthetic(1500, 20, 4, 31);
+  const Synthetic held_out = synthetic(500, 20, 4, 32);
+  Rng rng(41, 42, 43);
+  Rng teacher_init = rng.derive("teacher");
+  Model teacher = Model::init(mlp({20, 32, 4}, Activation::relu), teacher_init);
+  for (auto& [name, t] : teacher.tensors)  // sharper teacher outputs
+    for (float& v : t.data) v *= 2.0f;
+  Rng student_init = rng.derive("student");
+  const Model start = Model::init(teacher.arch, student_init);
+  TrainConfig c;
+  c.epochs = 15;
+  c.batch_size = 64;
+  c.learning_rate = 3e-3;
+  c.soft_targets = SoftTargets{teacher.forward(data.x), 3.0};
+  Model student = start;
+  const TrainReport r = train(student, data.x, Labels{}, c, rng.derive("train"));
+  ASSERT_EQ(r.epoch_loss.size(), 15u);
+  EXPECT_LT(r.epoch_loss.back(), 0.3 * r.epoch_loss.front());
+  const double kl_before = kl_divergence(teacher, start, held_out.x).mean;
+  const double kl_after = kl_divergence(teacher, student, held_out.x).mean;
+  EXPECT_LT(kl_after, 0.2 * kl_before) << kl_before << " -> " << kl_after;
+  EXPECT_GT(argmax_agreement(teacher, student, held_out.x), 0.8);
+
+  // Labels are unused when given: bit-identical result.
+  Model with_labels = start;
+  (void)train(with_labels, data.x, data.y, c, rng.derive("train"));
+  EXPECT_TRUE(bytes_equal(with_labels.tensors, student.tensors));
+
+  // Inconsistent soft targets are rejected.
+  Model bad = start;
+  TrainConfig wrong_rows = c;
+  wrong_rows.soft_targets->logits = teacher.forward(held_out.x);
+  EXPECT_THROW((void)train(bad, data.x, Labels{}, wrong_rows, rng), InvalidArgument);
+  TrainConfig zero_t = c;
+  zero_t.soft_targets->temperature = 0.0;
+  EXPECT_THROW((void)train(bad, data.x, Labels{}, zero_t, rng), InvalidArgument);
+  TrainConfig with_extra = c;
+  with_extra.extra_examples = ExtraExamples{held_out.x, held_out.y, 2};
+  EXPECT_THROW((void)train(bad, data.x, Labels{}, with_extra, rng), InvalidArgument);
+  // Without soft targets, labels are required again.
+  TrainConfig hard = c;
+  hard.soft_targets.reset();
+  EXPECT_THROW((void)train(bad, data.x, Labels{}, hard, rng), InvalidArgument);
 }
 
 }  // namespace
