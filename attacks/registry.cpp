@@ -2,13 +2,26 @@
 
 #include "core/errors.h"
 
+#include "attacks/ambiguity.h"
+#include "attacks/cast.h"
 #include "attacks/coin_flip.h"
+#include "attacks/distill.h"
+#include "attacks/dummy_neurons.h"
+#include "attacks/finetune.h"
+#include "attacks/identity.h"
 #include "attacks/ind_via_extraction.h"
 #include "attacks/likelihood_ratio.h"
+#include "attacks/overwrite.h"
+#include "attacks/permute.h"
 #include "attacks/plaintext_copy.h"
+#include "attacks/prune.h"
+#include "attacks/quantize.h"
 #include "attacks/query_regression.h"
+#include "attacks/scale_neurons.h"
 #include "attacks/taylor_ratio_inversion.h"
 #include "attacks/taylor_sign_hypothesis.h"
+#include "attacks/weight_noise.h"
+#include "attacks/weight_shift.h"
 
 namespace wrsec::attacks {
 
@@ -44,6 +57,75 @@ void register_builtin_attacks(definitions::Registry<definitions::Adversary>& reg
                  auto extractor = make_extractor(id, rest);
                  for (const auto& [k, v] : rest.values()) (void)p.get_string(k, v);
                  return std::make_unique<IndViaExtraction>(std::move(extractor));
+               });
+  registry.add("finetune",
+               "removal: fine-tune all layers on the attacker's data; rtal re-initialises the "
+               "output layer first (params mode=ftal|rtal, epochs, lr, optimizer=adam|sgd, batch, "
+               "samples, labels=true|model)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<Finetune>(FinetuneParams::from(p));
+               });
+  registry.add("distill",
+               "removal: train a fresh student on the marked model's soft outputs, loss "
+               "T^2*KL (params temperature, epochs, lr, optimizer, batch, samples)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<Distill>(DistillParams::from(p));
+               });
+  registry.add("weight_shift",
+               "removal: WRT weight shifting W -= lambda*mean row + noise*N(0,std W^2), then "
+               "fine-tune (params lambda, noise, layers=all|hidden, epochs, lr, optimizer, batch, "
+               "samples)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<WeightShift>(WeightShiftParams::from(p));
+               });
+  registry.add(
+      "prune",
+      "removal: magnitude pruning, zero the ceil(rate*n) smallest |w| (params rate, "
+      "scope=tensor|global, biases, skip_last)",
+      [](const definitions::Params& p) { return std::make_unique<Prune>(PruneParams::from(p)); });
+  registry.add("quantize",
+               "removal: symmetric uniform b-bit quantization of the weights, dequantized (params "
+               "bits, granularity=tensor|channel, biases)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<Quantize>(QuantizeParams::from(p));
+               });
+  registry.add(
+      "cast",
+      "removal: round every tensor to half precision and back, nearest-even, overflow "
+      "clamped (params format=fp16|bf16)",
+      [](const definitions::Params& p) { return std::make_unique<Cast>(CastParams::from(p)); });
+  registry.add("weight_noise",
+               "removal: W += N(0, (scale*std W)^2) per weight tensor (params scale, biases)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<WeightNoise>(WeightNoiseParams::from(p));
+               });
+  registry.add("permute",
+               "removal: random permutation of the hidden units of every hidden layer, same "
+               "function (no params)",
+               [](const definitions::Params&) { return std::make_unique<Permute>(); });
+  registry.add("scale_neurons",
+               "removal: random positive per-unit scaling of every hidden layer of a relu mlp, "
+               "same function (params log_range)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<ScaleNeurons>(ScaleNeuronsParams::from(p));
+               });
+  registry.add("dummy_neurons",
+               "removal: structural obfuscation, add cancelling dummy units to every hidden layer "
+               "and shuffle (params kind=split|clique, count)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<DummyNeurons>(DummyNeuronsParams::from(p));
+               });
+  registry.add("identity", "removal control: returns the marked model unchanged",
+               [](const definitions::Params&) { return std::make_unique<Identity>(); });
+  registry.add("overwrite",
+               "removal: embed the adversary's own mark with the same scheme and its own key",
+               [](const definitions::Params&) { return std::make_unique<Overwrite>(); });
+  registry.add("ambiguity",
+               "forger for wm_forgery: claim the bits the target carries, or try its own keys, "
+               "or reuse the owner's key (params strategy=copy_bits|own_key|fake_signature, "
+               "tries)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<Ambiguity>(AmbiguityParams::from(p));
                });
 }
 

@@ -59,11 +59,11 @@ class ReleaseDistinguisher : public Adversary {
 // Removal adversary R (wm_removal): given a marked model and public knowledge, outputs a model
 // M' = R(M_marked) meant to keep the task accuracy while failing Verify. Public knowledge is the
 // attacker's labelled data (disjoint from the owner's training split) and the scheme's algorithm
-// (Kerckhoffs: R may run Release with its own coins, e.g. to overwrite the mark), never the
-// owner's secret.
+// (Kerckhoffs) instantiated with the adversary's own identity (for_owner), so R may run Release
+// with its own key (e.g. to overwrite the mark); never the owner's secret or signing key.
 struct RemovalContext {
   const nn::Dataset* data = nullptr;            // attacker's split; null if the game grants none
-  const WeightReleaseScheme* scheme = nullptr;  // the mark's public algorithm
+  const WeightReleaseScheme* scheme = nullptr;  // the algorithm under the adversary's identity
 };
 class Remover : public Adversary {
  public:
@@ -72,13 +72,13 @@ class Remover : public Adversary {
 };
 
 // Forger F (wm_forgery, ambiguity attack): given a target model (the owner's marked model or an
-// independent one), the scheme's public algorithm (Release and Verify may be run) and the owner's
-// public key, outputs an ownership claim in the scheme's OwnerSecret format
-// (definitions/owner_key.h); F wins iff Verify(claim, target) accepts and the claim is not the
-// owner's own.
+// independent one), the scheme's algorithm under the adversary's own identity, and the owner's
+// public claim (statement, public key, signature: public once the owner asserts ownership),
+// outputs an ownership claim in the scheme's OwnerSecret format (definitions/owner_key.h).
+// F wins iff Verify(claim, target) accepts and the claim is not the owner's own.
 struct ForgeryContext {
   const WeightReleaseScheme* scheme = nullptr;
-  nlohmann::json owner_public_key = nlohmann::json::object();
+  nlohmann::json owner_claim = nlohmann::json::object();
 };
 class Forger : public Adversary {
  public:

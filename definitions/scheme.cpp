@@ -40,6 +40,15 @@ VerifyResult WeightReleaseScheme::verify(const OwnerSecret& /*secret*/,
   throw LogicError("scheme '" + id() + "' has no verify capability");
 }
 
+OwnerSecret WeightReleaseScheme::keygen(const nn::Model& /*model*/, Rng& /*coins*/) const {
+  throw LogicError("scheme '" + id() + "' has no verify capability (no KeyGen)");
+}
+
+std::unique_ptr<WeightReleaseScheme> WeightReleaseScheme::for_owner(
+    std::uint64_t /*owner_seed*/) const {
+  throw LogicError("scheme '" + id() + "' has no verify capability (no owner identity)");
+}
+
 VerifyResult WeightReleaseScheme::verify_queries(const OwnerSecret& /*secret*/,
                                                  const QueryFn& /*query*/) const {
   throw LogicError("scheme '" + id() + "' has no black-box verify capability");

@@ -11,6 +11,7 @@
 // Implementations must be thread-safe: trials call release/infer concurrently on one object.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,13 @@ class WeightReleaseScheme {
   // signature, malformed record) or a suspect of another shape is rejected, not an error.
   [[nodiscard]] virtual VerifyResult verify(const OwnerSecret& secret,
                                             const nn::Model& suspect) const;
+  // KeyGen of an ownership scheme (Release = Embed ∘ KeyGen): the secret release(model, coins)
+  // returns, without the cost of embedding. Throws LogicError unless capabilities() has verify.
+  [[nodiscard]] virtual OwnerSecret keygen(const nn::Model& model, Rng& coins) const;
+  // The same public algorithm and parameters under another owner identity: what an adversary who
+  // knows the scheme runs with its own key. Throws LogicError unless capabilities() has verify.
+  [[nodiscard]] virtual std::unique_ptr<WeightReleaseScheme> for_owner(
+      std::uint64_t owner_seed) const;
   // Black-box verification; throws LogicError unless capabilities() has verify_black_box.
   [[nodiscard]] virtual VerifyResult verify_queries(const OwnerSecret& secret,
                                                     const QueryFn& query) const;

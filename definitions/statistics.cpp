@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <exception>
 #include <limits>
+#include <numbers>
 
 #include "core/errors.h"
 
@@ -153,6 +154,16 @@ double bonferroni_alpha(double alpha, std::size_t k) {
   check_alpha(alpha, "bonferroni_alpha");
   if (k == 0) throw InvalidArgument("bonferroni_alpha: k must be > 0 (got k = 0)");
   return alpha / static_cast<double>(k);
+}
+
+double log2_normal_tail(double z) {
+  if (std::isnan(z)) throw InvalidArgument("log2_normal_tail: z is NaN");
+  if (z < 37) return std::log2(0.5 * std::erfc(z / std::sqrt(2.0)));
+  const double r = 1 / (z * z);
+  const double series = 1 - r + 3 * r * r - 15 * r * r * r;
+  const double ln =
+      -0.5 * z * z - 0.5 * std::log(2 * std::numbers::pi) - std::log(z) + std::log(series);
+  return ln / std::log(2.0);
 }
 
 namespace detail {

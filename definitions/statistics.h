@@ -1,5 +1,6 @@
 #pragma once
-// Exact statistics for empirically played security games (reference notes: statistics.md).
+// Exact statistics for empirically played security games and for Verify's p-values (reference
+// notes: statistics.md). In definitions/ because schemes' verification uses them too.
 //
 // Conventions. A cell records n trials and the number of wins x. All error levels alpha are the
 // probability of a wrong statement and are passed as alpha, never as 1 - alpha (1 - 2^-128 == 1 in
@@ -71,6 +72,11 @@ struct AdvantageBounds {
 // normal double well above underflow, otherwise with MPFR in log space; finite for every valid
 // input (e.g. 600000 of 10^6 at p0 = 1/2 gives -29058.1).
 [[nodiscard]] double log2_binomial_tail(std::uint64_t x, std::uint64_t n, double p0);
+
+// log2 P[Z >= z] for Z ~ N(0, 1): log2 of erfc(z/√2)/2 while that is a normal double (z < 37),
+// beyond it the asymptotic series of Mills' ratio, log φ(z) − log z + log(1 − z⁻² + 3z⁻⁴ − 15z⁻⁶)
+// (relative error < 1e-9 there). Finite for every finite z; 0 for z = −∞.
+[[nodiscard]] double log2_normal_tail(double z);
 
 // Report text for a p-value given as log2 p: decimal with 3 significant digits for p >= 0.001
 // ("0.0312", "1"), otherwise a power of two with one decimal ("2^-29058.1"). log2_p must be <= 0

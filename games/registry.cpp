@@ -4,6 +4,9 @@
 #include "games/ind_release.h"
 #include "games/misuse.h"
 #include "games/param_extraction.h"
+#include "games/wm_false_positive.h"
+#include "games/wm_forgery.h"
+#include "games/wm_removal.h"
 
 namespace wrsec::games {
 
@@ -32,6 +35,28 @@ void register_builtin_games(definitions::Registry<definitions::Game>& registry) 
                "and guesses which (params arch, queries)",
                [](const definitions::Params& p) {
                  return std::make_unique<IndRelease>(IndReleaseParams::from(p));
+               });
+  registry.add("wm_removal",
+               "search game: a removal adversary gets the marked model and the attacker's split; "
+               "wins iff Verify fails and accuracy drops by <= delta (params model, delta, "
+               "grant_data, split_seed, attacker_samples, eval_samples)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<WmRemoval>(WmRemovalParams::from(p));
+               });
+  registry.add("wm_forgery",
+               "search game: a forger outputs an ownership claim; wins iff it verifies on the "
+               "owner's marked model (target=owner) or an independent one (target=independent) "
+               "and is not the owner's claim (params model, target, null_model, null_first, "
+               "null_count)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<WmForgery>(WmForgeryParams::from(p));
+               });
+  registry.add("wm_false_positive",
+               "search game: a fresh owner key against independently trained null models "
+               "(optionally transformed by the attack); Pr[accept] = FPR (params model, "
+               "null_model, null_first, null_count, split_seed, attacker_samples, eval_samples)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<WmFalsePositive>(WmFalsePositiveParams::from(p));
                });
 }
 

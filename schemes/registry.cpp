@@ -1,7 +1,12 @@
 #include "schemes/registry.h"
 
+#include "schemes/lsb_parity.h"
 #include "schemes/plaintext.h"
+#include "schemes/qim.h"
+#include "schemes/spread_spectrum.h"
 #include "schemes/taylor_mlp.h"
+#include "schemes/trigger_set.h"
+#include "schemes/uchida.h"
 
 namespace wrsec::schemes {
 
@@ -12,6 +17,37 @@ void register_builtin_schemes(definitions::Registry<definitions::WeightReleaseSc
                "TaylorMLP (EMNLP 2024): Taylor-coefficient release, paper or official format",
                [](const definitions::Params& p) {
                  return std::make_unique<TaylorMlp>(TaylorMlpParams::from(p));
+               });
+  // Ownership schemes; common params: owner_seed, rsa_bits, binding (signature|none),
+  // target_fpr, bits, layers, ecc_t, two_sided, threshold.
+  registry.add(
+      "uchida",
+      "white-box mark: projection regulariser on a layer's mean row, embedded by "
+      "fine-tuning (+ lambda, lr, epochs, max_epochs, batch, split_seed, samples, data)",
+      [](const definitions::Params& p) { return std::make_unique<Uchida>(UchidaParams::from(p)); });
+  registry.add("spread_spectrum",
+               "white-box mark: additive keyed +-1 chips in raw weights, bit or z-score "
+               "detection (+ strength, detector)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<SpreadSpectrum>(SpreadSpectrumParams::from(p));
+               });
+  registry.add("lsb_parity",
+               "fragile white-box mark: parity of float32 mantissa LSBs in keyed groups "
+               "(+ group)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<LsbParity>(LsbParityParams::from(p));
+               });
+  registry.add(
+      "qim",
+      "white-box mark: dither modulation of keyed projections, step chosen to survive "
+      "INT-b quantisation (+ support, robust_bits, margin)",
+      [](const definitions::Params& p) { return std::make_unique<Qim>(QimParams::from(p)); });
+  registry.add("trigger_set",
+               "black-box mark: keyed OOD triggers with random labels, verified by queries "
+               "only (triggers, classes, inputs, per_batch, lr, epochs, max_epochs, batch, "
+               "split_seed, samples, data; no layers/ecc_t)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<TriggerSet>(TriggerSetParams::from(p));
                });
 }
 

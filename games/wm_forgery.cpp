@@ -1,0 +1,89 @@
+#include "games/wm_forgery.h"
+
+#include "core/errors.h"
+#include "definitions/artifact.h"
+#include "definitions/owner_key.h"
+#include "games/wm_false_positive.h"
+
+namespace wrsec::games {
+
+WmForgeryParams WmForgeryParams::from(const definitions::Params& params) {
+  WmForgeryParams p;
+  p.model = params.get_string("model", p.model);
+  p.target = params.get_string("target", p.target);
+  p.null_model = params.get_string("null_model", p.null_model);
+  const std::int64_t first = params.get_int("null_first", static_cast<std::int64_t>(p.null_first));
+  const std::int64_t count = params.get_int("null_count", static_cast<std::int64_t>(p.null_count));
+  if (first < 0) throw InvalidArgument("wm_forgery: null_first must be >= 0");
+  if (count < 1 || count > 10000)
+    throw InvalidArgument("wm_forgery: null_count must lie in [1, 10000]");
+  p.null_first = static_cast<std::uint64_t>(first);
+  p.null_count = static_cast<std::uint64_t>(count);
+  p.validate();
+  return p;
+}
+
+void WmForgeryParams::validate() const {
+  if (target != "owner" && target != "independent")
+    throw InvalidArgument("wm_forgery: target must be 'owner' or 'independent', got '" + target +
+                          "'");
+}
+
+WmForgery::WmForgery(WmForgeryParams params)
+    : params_(std::move(params)), source_(definitions::ModelSource::parse(params_.model)) {
+  params_.validate();
+  if (params_.target == "independent")
+    nulls_ = NullModels(
+        params_.null_model.empty() ? zoo_name_of(params_.model, id()) : params_.null_model,
+        params_.null_first, params_.null_count);
+}
+
+void WmForgery::check(const definitions::WeightReleaseScheme* scheme,
+                      const definitions::Adversary& adversary) const {
+  require_ownership_scheme(scheme, id());
+  if (dynamic_cast<const definitions::Forger*>(&adversary) == nullptr)
+    throw InvalidArgument("attack '" + adversary.id() +
+                          "' does not forge claims and cannot play game 'wm_forgery'");
+}
+
+definitions::TrialOutcome WmForgery::play(const definitions::WeightReleaseScheme* scheme,
+                                          const definitions::Adversary& adversary,
+                                          Rng& coins) const {
+  const auto& forger = dynamic_cast<const definitions::Forger&>(adversary);
+  const Rng challenger = coins.derive("challenger");
+  Rng adversary_coins = coins.derive("adversary");
+  Rng model_coins = challenger.derive("model");
+  Rng release_coins = challenger.derive("release");
+
+  const nn::Model model = source_.draw(model_coins);
+  const definitions::Release release = scheme->release(model, release_coins);
+  const nn::Model target = params_.target == "owner" ? definitions::artifact_model(release.artifact)
+                                                     : nulls_.model(coins.trial());
+  const auto own = scheme->for_owner(kAdversaryIdentity);
+  definitions::ForgeryContext context;
+  context.scheme = own.get();
+  context.owner_claim = release.secret.metadata.at("claim");
+  const definitions::OwnerSecret forged = forger.forge(target, context, adversary_coins);
+
+  const auto owner_claim = definitions::OwnerClaim::from_json(context.owner_claim);
+  bool distinct = false, signature_valid = false, owner_key = false;
+  try {
+    const auto claim = definitions::OwnerClaim::from_json(forged.metadata.at("claim"));
+    distinct = claim.fingerprint() != owner_claim.fingerprint();
+    signature_valid =
+        definitions::verify_statement(claim.public_key, claim.statement, claim.signature_hex);
+    owner_key = claim.public_key == owner_claim.public_key;
+  } catch (const std::exception&) {
+    // A malformed claim is simply not a claim: it cannot win.
+  }
+  const definitions::VerifyResult v = check_suspect(*scheme, forged, target);
+  definitions::TrialOutcome outcome;
+  outcome.win = distinct && v.accepted;
+  outcome.metrics = {{"signature_valid", signature_valid ? 1.0 : 0.0},
+                     {"claims_owner_key", owner_key ? 1.0 : 0.0},
+                     {"match_fraction", v.bits ? double(v.matches) / double(v.bits) : 0.0},
+                     {"log2_p", v.log2_p}};
+  return outcome;
+}
+
+}  // namespace wrsec::games
