@@ -16,6 +16,7 @@
 #include "experiments/cell_run.h"
 #include "experiments/sink.h"
 #include "experiments/taylormlp.h"
+#include "experiments/watermark_robustness.h"
 #include "nn/zoo.h"
 
 namespace po = boost::program_options;
@@ -32,7 +33,8 @@ const char* kUsage =
     "  list    list every registered game, scheme and attack\n"
     "  run     play the trials of one cell (game x scheme x attack) and report the advantage\n"
     "  train   train a model-zoo architecture on Fashion-MNIST (or load it from the cache)\n"
-    "  experiment NAME  run a named experiment (taylormlp) and write its report\n"
+    "  experiment NAME  run a named experiment (taylormlp, watermark_robustness) and write its\n"
+    "                   report\n"
     "  attack  run an extraction attack on a protected weight file (TaylorMLP official format)\n"
     "\n"
     "Run 'wrsec <command> --help' for the options of a command.\n";
@@ -252,21 +254,25 @@ int cmd_train(const std::vector<std::string>& args) {
 
 int cmd_experiment(const std::vector<std::string>& args) {
   po::options_description opts(
-      "wrsec experiment NAME: run a named experiment. Experiments: taylormlp (TaylorMLP\n"
-      "reproduced and broken: extraction, misuse and IND games over N, activation and release\n"
-      "format; utility and latency versus N; Llama-3-8B-shaped layers in the full profile)");
+      "wrsec experiment NAME: run a named experiment. Experiments:\n"
+      "  taylormlp             TaylorMLP reproduced and broken: extraction, misuse and IND games\n"
+      "                        over N, activation and release format; utility and latency\n"
+      "                        versus N; Llama-3-8B-shaped layers in the full profile\n"
+      "  watermark_robustness  ownership schemes x removal attacks on a Fashion-MNIST MLP,\n"
+      "                        false positives on 20 null models, null calibration, forgery");
   opts.add_options()("help,h", "show this help")("name", po::value<std::string>(),
                                                  "experiment name (positional)")(
       "profile", po::value<std::string>()->default_value("full"),
-      "small (CI-sized) or full (adds Llama-3-8B-shaped layers and the 32-layer stream)")(
+      "small (CI-sized) or full (taylormlp: adds Llama-3-8B-shaped layers and the 32-layer "
+      "stream; watermark_robustness: every attack, more trials)")(
       "out", po::value<std::string>(), "output directory (default runs/NAME)")(
       "seed", po::value<std::string>(), "master seed (default 1)")(
       "threads", po::value<std::string>(), "OpenMP threads (default: all cores)")(
       "alpha", po::value<double>(), "error level of each cell's bounds (default 0.05)")(
       "llama-layers", po::value<std::string>(),
-      "Llama-shaped layers in the streamed attack (default: full 32, small 0)")(
+      "taylormlp: Llama-shaped layers in the streamed attack (default: full 32, small 0)")(
       "scratch", po::value<std::string>(),
-      "directory for the streamed shards (default OUT/scratch; emptied afterwards)");
+      "taylormlp: directory for the streamed shards (default OUT/scratch; emptied afterwards)");
   po::positional_options_description pos;
   pos.add("name", 1);
   po::variables_map vm;
@@ -275,10 +281,12 @@ int cmd_experiment(const std::vector<std::string>& args) {
     std::cout << opts << "\nexample:\n  wrsec experiment taylormlp --profile small --out runs/t\n";
     return 0;
   }
-  if (!vm.count("name")) throw InvalidArgument("experiment name required (known: taylormlp)");
+  constexpr const char* known = "taylormlp, watermark_robustness";
+  if (!vm.count("name"))
+    throw InvalidArgument(std::string("experiment name required (known: ") + known + ")");
   const std::string name = vm["name"].as<std::string>();
-  if (name != "taylormlp")
-    throw InvalidArgument("unknown experiment '" + name + "' (known: taylormlp)");
+  if (name != "taylormlp" && name != "watermark_robustness")
+    throw InvalidArgument("unknown experiment '" + name + "' (known: " + known + ")");
   wrsec::experiments::TaylorMlpOptions o;
   o.profile = vm["profile"].as<std::string>();
   if (o.profile != "small" && o.profile != "full")
@@ -293,14 +301,28 @@ int cmd_experiment(const std::vector<std::string>& args) {
   }
   if (vm.count("alpha")) o.alpha = vm["alpha"].as<double>();
   if (!(o.alpha > 0.0 && o.alpha < 1.0)) throw InvalidArgument("--alpha must lie in (0, 1)");
-  if (vm.count("llama-layers")) {
-    const auto l = parse_count("--llama-layers", vm["llama-layers"].as<std::string>());
-    if (l > 4096) throw InvalidArgument("--llama-layers must be at most 4096");
-    o.llama_layers = static_cast<std::int64_t>(l);
+  int failures = 0;
+  if (name == "watermark_robustness") {
+    if (vm.count("llama-layers") || vm.count("scratch"))
+      throw InvalidArgument("--llama-layers and --scratch apply to taylormlp only");
+    wrsec::experiments::WatermarkRobustnessOptions w;
+    w.profile = o.profile;
+    w.out_dir = o.out_dir;
+    w.seed = o.seed;
+    w.threads = o.threads;
+    w.alpha = o.alpha;
+    w.log = &std::cerr;
+    failures = wrsec::experiments::run_watermark_robustness(w);
+  } else {
+    if (vm.count("llama-layers")) {
+      const auto l = parse_count("--llama-layers", vm["llama-layers"].as<std::string>());
+      if (l > 4096) throw InvalidArgument("--llama-layers must be at most 4096");
+      o.llama_layers = static_cast<std::int64_t>(l);
+    }
+    if (vm.count("scratch")) o.scratch = vm["scratch"].as<std::string>();
+    o.log = &std::cerr;
+    failures = wrsec::experiments::run_taylormlp(o);
   }
-  if (vm.count("scratch")) o.scratch = vm["scratch"].as<std::string>();
-  o.log = &std::cerr;
-  const int failures = wrsec::experiments::run_taylormlp(o);
   std::cout << "report: " << (o.out_dir / "report.md").string() << '\n';
   if (failures > 0) {
     std::cerr << "wrsec: " << failures << " claim(s) not met; see the report\n";

@@ -59,7 +59,9 @@ definitions::OwnerSecret Ambiguity::forge(const nn::Model& target,
           definitions::MarkKey::from_signature(c.public_key, c.statement, c.signature_hex);
       c.key_seed_hex = key.hex();
       // Read what the target carries under this key, then claim exactly that.
-      c.message = scheme.verify(claim, target).extracted;
+      // (Symbols that are not bits, e.g. trigger labels, come in the claim's message format.)
+      const definitions::VerifyResult read = scheme.verify(claim, target);
+      c.message = read.details.value("claim_message", read.extracted);
       claim.metadata["claim"] = c.to_json();
     }
     if (scheme.verify(claim, target).accepted) return claim;

@@ -87,8 +87,9 @@ class WeightReleaseScheme {
   // KeyGen of an ownership scheme (Release = Embed ∘ KeyGen): the secret release(model, coins)
   // returns, without the cost of embedding. Throws LogicError unless capabilities() has verify.
   [[nodiscard]] virtual OwnerSecret keygen(const nn::Model& model, Rng& coins) const;
-  // The same public algorithm and parameters under another owner identity: what an adversary who
-  // knows the scheme runs with its own key. Throws LogicError unless capabilities() has verify.
+  // The same public algorithm and parameters for another party (an adversary who knows the
+  // scheme): its own key pair from owner_seed and, where embedding trains, its own data (the
+  // attacker's part of the split). Throws LogicError unless capabilities() has verify.
   [[nodiscard]] virtual std::unique_ptr<WeightReleaseScheme> for_owner(
       std::uint64_t owner_seed) const;
   // Black-box verification; throws LogicError unless capabilities() has verify_black_box.

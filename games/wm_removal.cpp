@@ -72,8 +72,11 @@ definitions::TrialOutcome WmRemoval::play(const definitions::WeightReleaseScheme
     attacked.validate();
     const nn::Matrix attacked_out = attacked.forward(eval->images);
     acc_attacked = nn::accuracy(attacked_out, eval->labels);
-    if (attacked_out.cols() == marked_out.cols())
-      max_change = static_cast<double>((attacked_out - marked_out).cwiseAbs().maxCoeff());
+    if (attacked_out.cols() == marked_out.cols()) {
+      // In double, so that the number measures the transform, not float summation order.
+      const nn::MatrixD x = eval->images.cast<double>();
+      max_change = (attacked.forward(x) - marked.forward(x)).cwiseAbs().maxCoeff();
+    }
     after = check_suspect(*scheme, release.secret, attacked, &queries);
   } catch (const InvalidArgument&) {
     // A malformed model (wrong input size, non-finite weights) is not a usable model: it keeps

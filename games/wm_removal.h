@@ -7,8 +7,8 @@
 //   allows it. Per-trial metrics: detected (Verify(s, M')), marked_detected (Verify(s, M),
 //   the scheme's correctness), bit_accuracy (matches/bits on M'), log2_p, acc_original,
 //   acc_marked, acc_attacked, acc_drop = acc(M) − acc(M'), embed_cost = acc(θ) − acc(M),
-//   max_logit_change = max |M'(x) − M(x)| over the test images (NaN if the output shapes
-//   differ), verify_queries.
+//   max_logit_change = max |M'(x) − M(x)| over the test images, evaluated in double precision
+//   (NaN if the output shapes differ), verify_queries.
 #include <cstdint>
 #include <string>
 

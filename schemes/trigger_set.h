@@ -45,6 +45,7 @@ class TriggerSet final : public WatermarkScheme {
       std::uint64_t owner_seed) const override {
     TriggerSetParams p = config_;
     p.mark = mark_for(owner_seed);
+    p.data.attacker_part = true;  // another party trains on its own data
     return std::make_unique<TriggerSet>(p);
   }
   [[nodiscard]] definitions::VerifyResult verify(const definitions::OwnerSecret& secret,

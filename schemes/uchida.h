@@ -16,10 +16,10 @@ namespace wrsec::schemes {
 
 struct UchidaParams {
   MarkParams mark;
-  double lambda = 0.1;
-  double lr = 3e-4;
+  double lambda = 1.0;
+  double lr = 5e-4;
   std::int64_t epochs = 1;
-  std::int64_t max_epochs = 4;
+  std::int64_t max_epochs = 6;
   std::int64_t batch = 128;
   OwnerDataSpec data;
 
@@ -35,6 +35,7 @@ class Uchida final : public WatermarkScheme {
       std::uint64_t owner_seed) const override {
     UchidaParams p = config_;
     p.mark = mark_for(owner_seed);
+    p.data.attacker_part = true;  // another party trains on its own data
     return std::make_unique<Uchida>(p);
   }
 

@@ -264,6 +264,9 @@ definitions::VerifyResult WatermarkScheme::judge(
   r.extracted = *read_symbols;
   for (std::size_t j = 0; j < key.expected.size(); ++j)
     r.matches += r.extracted[j] == key.expected[j] ? 1 : 0;
+  // Symbols that are not bits (trigger labels): what an unbound claim carrying them would hold.
+  if (auto message = claim_message(r.extracted); message != r.extracted)
+    r.details["claim_message"] = std::move(message);
   r.log2_p = definitions::log2_binomial_tail(r.matches, r.bits, r.p0);
   if (mark_.two_sided) {
     // Lower tail P[Bin ≤ k] = P[Bin(T, 1 − p0) ≥ T − k]; p = min(1, 2·min(upper, lower)).

@@ -123,7 +123,9 @@ class WatermarkScheme : public definitions::WeightReleaseScheme {
   virtual void check_model(const nn::Model& model) const;
   // A rejected verification (the claim does not resolve, or the suspect does not fit).
   [[nodiscard]] definitions::VerifyResult reject(std::string why) const;
-  // The statistics and the decision for symbols read (nullopt = rejected).
+  // The statistics and the decision for symbols read (nullopt = rejected). When the symbols are
+  // not bits, details["claim_message"] holds claim_message(extracted): the explicit message of an
+  // unbound claim for exactly the symbols read.
   [[nodiscard]] definitions::VerifyResult judge(
       const ResolvedKey& key, const std::optional<std::vector<std::uint8_t>>& read_symbols,
       std::string why = {}) const;

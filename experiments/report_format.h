@@ -1,0 +1,16 @@
+#pragma once
+// Number formatting and metric lookup shared by the experiments' Markdown reports.
+#include <string>
+
+#include "experiments/results.h"
+
+namespace wrsec::experiments {
+
+// "–" for NaN; scientific with 2 decimals below 1e-3 or from 1e5; else fixed with `precision`.
+[[nodiscard]] std::string fmt(double v, int precision = 4);
+
+// A per-trial metric of a cell: which = "mean" | "min" | "max"; NaN when absent or all
+// non-finite.
+[[nodiscard]] double metric(const CellResult& r, const std::string& name, const char* which);
+
+}  // namespace wrsec::experiments
