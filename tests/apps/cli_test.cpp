@@ -152,3 +152,46 @@ TEST_F(Cli, HelpAndListWork) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(Cli, MarkThenVerifyAndBadRecords) {
+  const auto r0 = run("train --model mlp_784_16_10_relu --seed 0 --cache " + dir_.string());
+  ASSERT_EQ(r0.exit_code, 0) << r0.out;
+  const auto model = dir_ / "mlp_784_16_10_relu-seed0.safetensors";
+  const auto marked = dir_ / "marked.safetensors";
+  const auto secret = dir_ / "owner.json";
+  const auto r1 =
+      run("mark --scheme lsb_parity --param rsa_bits=512 --param layers=0 --in " + model.string() +
+          " --out " + marked.string() + " --secret " + secret.string());
+  ASSERT_EQ(r1.exit_code, 0) << r1.out;
+  EXPECT_NE(r1.out.find("verified  yes"), std::string::npos) << r1.out;
+  std::ifstream in(secret);
+  const auto record = nlohmann::json::parse(in);
+  EXPECT_EQ(record["schema"], "wrsec.owner_secret.v1");
+  EXPECT_EQ(record["scheme"], "lsb_parity");
+  EXPECT_TRUE(record["secret"]["record"].contains("marked"));
+
+  // The marked model verifies (exit 0); the unmarked original does not (exit 1).
+  const auto r2 = run("verify --secret " + secret.string() + " --model " + marked.string());
+  EXPECT_EQ(r2.exit_code, 0) << r2.out;
+  EXPECT_NE(r2.out.find("matches   32 / 32"), std::string::npos) << r2.out;
+  const auto r3 = run("verify --secret " + secret.string() + " --model " + model.string());
+  EXPECT_EQ(r3.exit_code, 1) << r3.out;
+  EXPECT_NE(r3.out.find("verified  no"), std::string::npos) << r3.out;
+
+  // A record that is not one, and a scheme without verify: one error line, exit 2, no files.
+  const auto bogus = dir_ / "bogus.json";
+  std::ofstream(bogus) << "{\"schema\": \"something else\"}";
+  const auto r4 = run("verify --secret " + bogus.string() + " --model " + marked.string());
+  EXPECT_EQ(r4.exit_code, 2) << r4.out;
+  EXPECT_NE(r4.out.find("is not a wrsec.owner_secret.v1 record"), std::string::npos) << r4.out;
+  const auto r5 =
+      run("mark --scheme plaintext --in " + model.string() + " --out " +
+          (dir_ / "x.safetensors").string() + " --secret " + (dir_ / "x.json").string());
+  EXPECT_EQ(r5.exit_code, 2) << r5.out;
+  EXPECT_FALSE(fs::exists(dir_ / "x.safetensors"));
+  EXPECT_FALSE(fs::exists(dir_ / "x.json"));
+}
+
+}  // namespace
