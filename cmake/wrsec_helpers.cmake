@@ -43,6 +43,11 @@ function(wrsec_add_test name)
     set(ARG_TIMEOUT 600)
   endif()
   add_executable(${name} ${ARG_SOURCES})
+  # The test code itself is not hot (the libraries keep the build type's optimisation), and -O1
+  # roughly halves the compile time of large test files.
+  if(NOT CMAKE_BUILD_TYPE STREQUAL "Debug")
+    target_compile_options(${name} PRIVATE -O1)
+  endif()
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
   target_compile_definitions(${name} PRIVATE WRSEC_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   wrsec_set_warnings(${name})

@@ -321,15 +321,6 @@ CarrierLayout CarrierLayout::of(const nn::Model& model, const std::vector<std::s
   return c;
 }
 
-bool CarrierLayout::fits(const nn::Model& model) const {
-  for (std::size_t k = 0; k < names.size(); ++k) {
-    const auto it = model.tensors.find(names[k]);
-    const std::int64_t end = k + 1 < names.size() ? offsets[k + 1] : size;
-    if (it == model.tensors.end() || it->second.numel() != end - offsets[k]) return false;
-  }
-  return true;
-}
-
 std::pair<std::size_t, std::int64_t> CarrierLayout::locate(std::int64_t i) const {
   WRSEC_CHECK(i >= 0 && i < size, "carrier position out of range");
   const auto it = std::upper_bound(offsets.begin(), offsets.end(), i);

@@ -144,15 +144,13 @@ class WatermarkScheme : public definitions::WeightReleaseScheme {
 };
 
 // Positions in the concatenation of several weight tensors (the carrier vector of the
-// raw-weight schemes): tensor k covers [offset[k], offset[k] + size[k]).
+// raw-weight schemes): tensor k covers [offsets[k], offsets[k + 1]), the last one up to size.
 struct CarrierLayout {
   std::vector<std::string> names;
   std::vector<std::int64_t> offsets;
   std::int64_t size = 0;
   // InvalidArgument if a tensor is missing.
   static CarrierLayout of(const nn::Model& model, const std::vector<std::string>& names);
-  // The same layout is valid for a suspect iff every tensor has the same element count.
-  [[nodiscard]] bool fits(const nn::Model& model) const;
   // Tensor index and element index of carrier position i.
   [[nodiscard]] std::pair<std::size_t, std::int64_t> locate(std::int64_t i) const;
   [[nodiscard]] float& at(nn::Model& model, std::int64_t i) const;

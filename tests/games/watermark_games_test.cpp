@@ -148,11 +148,13 @@ TEST(WmRemoval, QimSurvivesInt8ChannelQuantization) {
   EXPECT_EQ(metric(r, "bit_accuracy").min, 1.0);
 }
 
-// A fresh student distilled from the marked model's outputs (5 epochs on the attacker's 20000
-// images) carries no projection mark, and keeps the accuracy within delta = 5 pp. Measured: 30/30
-// wins, acc_drop mean 0.0113, max 0.0213; bit_accuracy mean 0.53.
+// A fresh student distilled from the marked model's outputs carries no projection mark, and keeps
+// the accuracy within delta = 5 pp. With the defaults (5 epochs on the attacker's 20000 images)
+// measured: 30/30 wins, acc_drop mean 0.0113, max 0.0213, bit_accuracy mean 0.53. The test uses a
+// cheaper student (3 epochs on 10000 images) to keep CI short; the claim is the same.
 TEST(WmRemoval, UchidaIsRemovedByDistillationWithinFivePoints) {
-  const CellResult r = run(cell("wm_removal", "uchida", "distill"), 30);
+  const CellResult r =
+      run(cell("wm_removal", "uchida", "distill", {}, {{"epochs", "3"}, {"samples", "10000"}}), 30);
   EXPECT_GE(r.advantage.lower, 0.9);
   EXPECT_LE(metric(r, "acc_drop").max, 0.05);
 }
@@ -186,10 +188,13 @@ TEST(WmRemoval, FunctionPreservingAttacksLeaveOutputsUnchanged) {
 // and the max <= 0.02 instead of the max <= 0.01 the project states.
 TEST(WmRemoval, IdentityControlNeverWins) {
   for (const char* scheme : {"uchida", "spread_spectrum", "lsb_parity", "qim", "trigger_set"}) {
-    const CellResult r = run(cell("wm_removal", scheme, "identity"), 20);
+    // The schemes that embed by fine-tuning get 10 trials (CI time), the others 20.
+    const std::string id = scheme;
+    const std::uint64_t trials = id == "uchida" || id == "trigger_set" ? 10 : 20;
+    const CellResult r = run(cell("wm_removal", scheme, "identity"), trials);
     EXPECT_EQ(r.counts.wins, 0u) << scheme;
-    EXPECT_LE(r.advantage.upper, 0.14) << scheme;
-    EXPECT_DOUBLE_EQ(r.advantage.upper, zero_win_upper(20)) << scheme;
+    EXPECT_LE(r.advantage.upper, 0.26) << scheme;
+    EXPECT_DOUBLE_EQ(r.advantage.upper, zero_win_upper(trials)) << scheme;
     EXPECT_EQ(metric(r, "marked_detected").mean(), 1.0) << scheme;
     EXPECT_EQ(metric(r, "detected").mean(), 1.0) << scheme;
     EXPECT_EQ(metric(r, "max_logit_change").max, 0.0) << scheme;
