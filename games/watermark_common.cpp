@@ -3,6 +3,7 @@
 #include <tuple>
 
 #include "core/errors.h"
+#include "definitions/artifact.h"
 
 namespace wrsec::games {
 
@@ -64,6 +65,42 @@ nn::Model NullModels::model(std::uint64_t trial) const {
   WRSEC_CHECK(!sources_.empty(), "no null models configured");
   Rng unused(0, 0, 0);
   return sources_[trial % sources_.size()].draw(unused);
+}
+
+void NullModelSpec::read(const definitions::Params& params, const std::string& game) {
+  zoo_name = params.get_string("null_model", zoo_name);
+  const std::int64_t f = params.get_int("null_first", static_cast<std::int64_t>(first));
+  const std::int64_t c = params.get_int("null_count", static_cast<std::int64_t>(count));
+  if (f < 0) throw InvalidArgument(game + ": null_first must be >= 0");
+  if (c < 1 || c > 10000) throw InvalidArgument(game + ": null_count must lie in [1, 10000]");
+  first = static_cast<std::uint64_t>(f);
+  count = static_cast<std::uint64_t>(c);
+}
+
+NullModels NullModelSpec::models(const std::string& model_spec, const std::string& game) const {
+  std::string name = zoo_name;
+  if (name.empty()) {
+    if (!model_spec.starts_with("zoo:"))
+      throw InvalidArgument(game +
+                            ": null models are zoo models; give null_model=<zoo name> when "
+                            "model is not a zoo source ('" +
+                            model_spec + "')");
+    const std::string rest = model_spec.substr(4);
+    name = rest.substr(0, rest.find('@'));
+  }
+  return NullModels(name, first, count);
+}
+
+OwnerRelease release_owner_model(const definitions::ModelSource& source,
+                                 const definitions::WeightReleaseScheme& scheme,
+                                 const Rng& challenger) {
+  Rng model_coins = challenger.derive("model");
+  Rng release_coins = challenger.derive("release");
+  OwnerRelease r;
+  r.original = source.draw(model_coins);
+  r.release = scheme.release(r.original, release_coins);
+  r.marked = definitions::artifact_model(r.release.artifact);
+  return r;
 }
 
 definitions::VerifyResult check_suspect(const definitions::WeightReleaseScheme& scheme,

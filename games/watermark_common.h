@@ -47,6 +47,29 @@ class NullModels {
   std::vector<definitions::ModelSource> sources_;
 };
 
+// The null-model parameters both wm_forgery and wm_false_positive read: null_model (zoo name;
+// empty = the zoo name of the game's model, which must then be a zoo source), null_first,
+// null_count. InvalidArgument names the game and the key.
+struct NullModelSpec {
+  std::string zoo_name;
+  std::uint64_t first = 100;
+  std::uint64_t count = 20;
+
+  void read(const definitions::Params& params, const std::string& game);
+  [[nodiscard]] NullModels models(const std::string& model_spec, const std::string& game) const;
+};
+
+// The challenger's first step in wm_removal and wm_forgery: θ ← source (coins
+// challenger/"model"), (M, s) ← Release(θ; challenger/"release"), M = the artifact's model.
+struct OwnerRelease {
+  nn::Model original;
+  definitions::Release release;
+  nn::Model marked;
+};
+[[nodiscard]] OwnerRelease release_owner_model(const definitions::ModelSource& source,
+                                               const definitions::WeightReleaseScheme& scheme,
+                                               const Rng& challenger);
+
 // Verify(secret, suspect): black-box (queries only, counted in `queries`) when the scheme
 // supports it, white-box otherwise.
 [[nodiscard]] definitions::VerifyResult check_suspect(

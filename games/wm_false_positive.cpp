@@ -4,34 +4,17 @@
 
 namespace wrsec::games {
 
-std::string zoo_name_of(const std::string& model_spec, const std::string& game) {
-  if (!model_spec.starts_with("zoo:"))
-    throw InvalidArgument(game + ": null models are zoo models; give null_model=<zoo name> when " +
-                          "model is not a zoo source ('" + model_spec + "')");
-  const std::string rest = model_spec.substr(4);
-  return rest.substr(0, rest.find('@'));
-}
-
 WmFalsePositiveParams WmFalsePositiveParams::from(const definitions::Params& params) {
   WmFalsePositiveParams p;
   p.model = params.get_string("model", p.model);
-  p.null_model = params.get_string("null_model", p.null_model);
-  const std::int64_t first = params.get_int("null_first", static_cast<std::int64_t>(p.null_first));
-  const std::int64_t count = params.get_int("null_count", static_cast<std::int64_t>(p.null_count));
-  if (first < 0) throw InvalidArgument("wm_false_positive: null_first must be >= 0");
-  if (count < 1 || count > 10000)
-    throw InvalidArgument("wm_false_positive: null_count must lie in [1, 10000]");
-  p.null_first = static_cast<std::uint64_t>(first);
-  p.null_count = static_cast<std::uint64_t>(count);
+  p.nulls.read(params, "wm_false_positive");
   p.data.read(params, "wm_false_positive");
   return p;
 }
 
 WmFalsePositive::WmFalsePositive(WmFalsePositiveParams params)
     : params_(std::move(params)), source_(definitions::ModelSource::parse(params_.model)) {
-  const std::string name =
-      params_.null_model.empty() ? zoo_name_of(params_.model, id()) : params_.null_model;
-  nulls_ = NullModels(name, params_.null_first, params_.null_count);
+  nulls_ = params_.nulls.models(params_.model, id());
 }
 
 void WmFalsePositive::check(const definitions::WeightReleaseScheme* scheme,

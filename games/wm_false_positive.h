@@ -18,9 +18,7 @@ namespace wrsec::games {
 
 struct WmFalsePositiveParams {
   std::string model = "zoo:mlp_784_64_64_10_relu@1";
-  std::string null_model;  // zoo name; empty = the model's zoo name
-  std::uint64_t null_first = 100;
-  std::uint64_t null_count = 20;
+  NullModelSpec nulls;
   WatermarkData data;  // the transform's data (attacker split)
 
   static WmFalsePositiveParams from(const definitions::Params& params);
@@ -45,8 +43,5 @@ class WmFalsePositive final : public definitions::Game {
   definitions::ModelSource source_;
   NullModels nulls_;
 };
-
-// The zoo name of a "zoo:<name>[@seed]" model source; InvalidArgument otherwise.
-[[nodiscard]] std::string zoo_name_of(const std::string& model_spec, const std::string& game);
 
 }  // namespace wrsec::games

@@ -3,7 +3,6 @@
 #include "core/errors.h"
 #include "definitions/artifact.h"
 #include "definitions/owner_key.h"
-#include "games/wm_false_positive.h"
 
 namespace wrsec::games {
 
@@ -11,14 +10,7 @@ WmForgeryParams WmForgeryParams::from(const definitions::Params& params) {
   WmForgeryParams p;
   p.model = params.get_string("model", p.model);
   p.target = params.get_string("target", p.target);
-  p.null_model = params.get_string("null_model", p.null_model);
-  const std::int64_t first = params.get_int("null_first", static_cast<std::int64_t>(p.null_first));
-  const std::int64_t count = params.get_int("null_count", static_cast<std::int64_t>(p.null_count));
-  if (first < 0) throw InvalidArgument("wm_forgery: null_first must be >= 0");
-  if (count < 1 || count > 10000)
-    throw InvalidArgument("wm_forgery: null_count must lie in [1, 10000]");
-  p.null_first = static_cast<std::uint64_t>(first);
-  p.null_count = static_cast<std::uint64_t>(count);
+  p.nulls.read(params, "wm_forgery");
   p.validate();
   return p;
 }
@@ -32,10 +24,7 @@ void WmForgeryParams::validate() const {
 WmForgery::WmForgery(WmForgeryParams params)
     : params_(std::move(params)), source_(definitions::ModelSource::parse(params_.model)) {
   params_.validate();
-  if (params_.target == "independent")
-    nulls_ = NullModels(
-        params_.null_model.empty() ? zoo_name_of(params_.model, id()) : params_.null_model,
-        params_.null_first, params_.null_count);
+  if (params_.target == "independent") nulls_ = params_.nulls.models(params_.model, id());
 }
 
 void WmForgery::check(const definitions::WeightReleaseScheme* scheme,
@@ -52,13 +41,9 @@ definitions::TrialOutcome WmForgery::play(const definitions::WeightReleaseScheme
   const auto& forger = dynamic_cast<const definitions::Forger&>(adversary);
   const Rng challenger = coins.derive("challenger");
   Rng adversary_coins = coins.derive("adversary");
-  Rng model_coins = challenger.derive("model");
-  Rng release_coins = challenger.derive("release");
-
-  const nn::Model model = source_.draw(model_coins);
-  const definitions::Release release = scheme->release(model, release_coins);
-  const nn::Model target = params_.target == "owner" ? definitions::artifact_model(release.artifact)
-                                                     : nulls_.model(coins.trial());
+  const OwnerRelease owner = release_owner_model(source_, *scheme, challenger);
+  const definitions::Release& release = owner.release;
+  const nn::Model target = params_.target == "owner" ? owner.marked : nulls_.model(coins.trial());
   const auto own = scheme->for_owner(kAdversaryIdentity);
   definitions::ForgeryContext context;
   context.scheme = own.get();

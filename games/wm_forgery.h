@@ -22,9 +22,7 @@ namespace wrsec::games {
 struct WmForgeryParams {
   std::string model = "zoo:mlp_784_64_64_10_relu@1";
   std::string target = "owner";  // owner | independent
-  std::string null_model;        // zoo name for target=independent; empty = the model's
-  std::uint64_t null_first = 100;
-  std::uint64_t null_count = 20;
+  NullModelSpec nulls;           // target=independent
 
   static WmForgeryParams from(const definitions::Params& params);
   void validate() const;

@@ -48,12 +48,10 @@ definitions::TrialOutcome WmRemoval::play(const definitions::WeightReleaseScheme
   const auto& remover = dynamic_cast<const definitions::Remover&>(adversary);
   const Rng challenger = coins.derive("challenger");
   Rng adversary_coins = coins.derive("adversary");
-  Rng model_coins = challenger.derive("model");
-  Rng release_coins = challenger.derive("release");
-
-  const nn::Model model = source_.draw(model_coins);
-  const definitions::Release release = scheme->release(model, release_coins);
-  const nn::Model marked = definitions::artifact_model(release.artifact);
+  const OwnerRelease owner = release_owner_model(source_, *scheme, challenger);
+  const nn::Model& model = owner.original;
+  const definitions::Release& release = owner.release;
+  const nn::Model& marked = owner.marked;
 
   const auto own = scheme->for_owner(kAdversaryIdentity);
   const auto attacker = params_.data.attacker();
