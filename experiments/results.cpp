@@ -1,5 +1,8 @@
 #include "experiments/results.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "core/errors.h"
 
 namespace wrsec::experiments {
@@ -31,7 +34,7 @@ CellResult summarize(const CellSpec& spec, const definitions::Game& game,
   return r;
 }
 
-nlohmann::json CellResult::to_json(const Provenance& provenance) const {
+nlohmann::json CellResult::core_json() const {
   nlohmann::json j;
   j["schema"] = "wrsec.cell.v1";
   j["cell"] = spec.key();
@@ -74,10 +77,84 @@ nlohmann::json CellResult::to_json(const Provenance& provenance) const {
   j["log2_p"] = log2_p ? nlohmann::json(*log2_p) : nlohmann::json(nullptr);
   j["reference_advantage"] =
       reference_advantage ? nlohmann::json(*reference_advantage) : nlohmann::json(nullptr);
+  return j;
+}
+
+nlohmann::json CellResult::to_json(const Provenance& provenance) const {
+  nlohmann::json j = core_json();
   j["elapsed_seconds"] = elapsed_seconds;
   j["started_at"] = started_at;
   j["provenance"] = provenance.to_json();
   return j;
+}
+
+namespace {
+
+std::string hex_double(double x) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%a", x);
+  return buffer;
+}
+
+double parse_hex_double(const nlohmann::json& j, const char* what) {
+  if (!j.is_string()) throw InvalidArgument(std::string("counts: '") + what + "' must be a string");
+  const std::string text = j.get<std::string>();
+  char* end = nullptr;
+  const double x = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size())
+    throw InvalidArgument(std::string("counts: malformed '") + what + "': '" + text + "'");
+  return x;
+}
+
+std::uint64_t get_count(const nlohmann::json& j, const char* key) {
+  if (!j.contains(key) || !j.at(key).is_number_unsigned())
+    throw InvalidArgument(std::string("counts: '") + key + "' must be a non-negative integer");
+  return j.at(key).get<std::uint64_t>();
+}
+
+}  // namespace
+
+nlohmann::json counts_to_json(const CellCounts& counts) {
+  nlohmann::json j = {{"n", counts.n},   {"wins", counts.wins},
+                      {"b0", counts.b0}, {"b0_guess1", counts.b0_guess1},
+                      {"b1", counts.b1}, {"b1_guess1", counts.b1_guess1}};
+  nlohmann::json m = nlohmann::json::object();
+  for (const auto& [name, s] : counts.metrics)
+    m[name] = {{"n", s.n},
+               {"nonfinite", s.nonfinite},
+               {"sum_exact", s.sum.to_string()},
+               {"min", hex_double(s.min)},
+               {"max", hex_double(s.max)}};
+  j["metrics"] = std::move(m);
+  return j;
+}
+
+CellCounts counts_from_json(const nlohmann::json& j) {
+  if (!j.is_object()) throw InvalidArgument("counts must be a JSON object");
+  CellCounts c;
+  c.n = get_count(j, "n");
+  c.wins = get_count(j, "wins");
+  c.b0 = get_count(j, "b0");
+  c.b0_guess1 = get_count(j, "b0_guess1");
+  c.b1 = get_count(j, "b1");
+  c.b1_guess1 = get_count(j, "b1_guess1");
+  if (c.wins > c.n || c.b0 + c.b1 > c.n || c.b0_guess1 > c.b0 || c.b1_guess1 > c.b1)
+    throw InvalidArgument("counts are inconsistent (more wins or bits than trials)");
+  if (j.contains("metrics")) {
+    if (!j.at("metrics").is_object()) throw InvalidArgument("counts: 'metrics' must be an object");
+    for (const auto& [name, m] : j.at("metrics").items()) {
+      MetricSummary s;
+      s.n = get_count(m, "n");
+      s.nonfinite = get_count(m, "nonfinite");
+      if (!m.contains("sum_exact") || !m.at("sum_exact").is_string())
+        throw InvalidArgument("counts: metric '" + name + "' lacks sum_exact");
+      s.sum = ExactSum::from_string(m.at("sum_exact").get<std::string>());
+      s.min = parse_hex_double(m.value("min", nlohmann::json()), "min");
+      s.max = parse_hex_double(m.value("max", nlohmann::json()), "max");
+      c.metrics[name] = std::move(s);
+    }
+  }
+  return c;
 }
 
 }  // namespace wrsec::experiments

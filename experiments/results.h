@@ -26,8 +26,17 @@ struct CellResult {
   double elapsed_seconds = 0.0;
   std::string started_at;
 
+  // The deterministic part: cell, counts, bounds, p-value (a pure function of the cell, the seed,
+  // the trial range and alpha; identical for any thread count, shard split, rank count or resume).
+  [[nodiscard]] nlohmann::json core_json() const;
+  // core_json() plus timing and provenance.
   [[nodiscard]] nlohmann::json to_json(const Provenance& provenance) const;
 };
+
+// Lossless JSON of counts (exact metric sums as text, min/max as hexadecimal floats) and its
+// inverse; InvalidArgument for malformed input.
+nlohmann::json counts_to_json(const CellCounts& counts);
+CellCounts counts_from_json(const nlohmann::json& j);
 
 // Computes bounds and p-value from the counts; alpha must lie in (0, 1).
 CellResult summarize(const CellSpec& spec, const definitions::Game& game,

@@ -1,0 +1,735 @@
+#include "experiments/run_dir.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <ostream>
+#include <set>
+#include <sstream>
+
+#include "core/atomic_file.h"
+#include "core/errors.h"
+#include "core/sha256.h"
+#include "experiments/progress.h"
+#include "experiments/provenance.h"
+#include "experiments/report_format.h"
+#include "experiments/results.h"
+
+namespace wrsec::experiments {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kManifestSchema = "wrsec.run.v1";
+constexpr const char* kStateSchema = "wrsec.cell_state.v1";
+
+__extension__ typedef unsigned __int128 u128;
+
+// [b + (e - b) i / n, b + (e - b) (i + 1) / n) without overflow.
+TrialRange split(TrialRange r, std::uint64_t i, std::uint64_t n) {
+  const auto at = [&](std::uint64_t k) {
+    return r.begin + static_cast<std::uint64_t>(static_cast<u128>(r.size()) * k / n);
+  };
+  return {at(i), at(i + 1)};
+}
+
+// Everything a run needs besides its state: the parsed spec with overrides applied, the cells and
+// each cell's trial range in this run.
+struct Plan {
+  ExperimentSpec spec;
+  std::string spec_text;
+  json overrides = json::object();
+  Shard shard;
+  std::vector<CellSpec> cells;
+  std::vector<TrialRange> ranges;
+  std::vector<CellInstance> instances;
+  [[nodiscard]] double alpha_cell() const { return spec.alpha_per_cell(); }
+};
+
+Plan make_plan(const std::string& text, const std::string& origin, const std::string& name,
+               const json& overrides, Shard shard) {
+  Plan p;
+  p.spec = ExperimentSpec::parse(text, origin, name);
+  p.spec_text = text;
+  p.overrides = overrides;
+  p.shard = shard;
+  if (overrides.contains("trials")) {
+    p.spec.trials = overrides.at("trials").get<std::uint64_t>();
+    if (p.spec.trials == 0) throw InvalidArgument("--trials must be at least 1");
+  }
+  if (overrides.contains("stop_when"))
+    p.spec.stop = definitions::StopRule::parse(overrides.at("stop_when").get<std::string>());
+  if (shard.count > 1 && p.spec.stop.active())
+    throw InvalidArgument(
+        "--shard cannot be combined with early stopping (stop_when): the stopping rule needs "
+        "every trial of a cell; use MPI ranks instead");
+  if (shard.count > p.spec.trials)
+    throw InvalidArgument("--shard " + shard.to_string() + ": more shards than trials (" +
+                          std::to_string(p.spec.trials) + ")");
+  p.cells = p.spec.cells();
+  const Catalog& catalog = Catalog::builtin();
+  for (std::size_t i = 0; i < p.cells.size(); ++i) {
+    try {
+      p.instances.push_back(instantiate(catalog, p.cells[i]));
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument("spec '" + origin + "', cell " + std::to_string(i) + " (" +
+                            p.cells[i].key() + "): " + e.what());
+    }
+    p.ranges.push_back(shard.slice(p.spec.trials));
+  }
+  return p;
+}
+
+struct CellState {
+  std::uint64_t next = 0;  // first trial not yet played
+  CellCounts counts;
+  std::size_t looks = 0;  // checkpoints of the stopping rule evaluated so far
+  bool stopped = false;
+  double elapsed_seconds = 0.0;
+};
+
+fs::path state_path(const fs::path& dir, std::size_t cell) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "cell-%05zu.json", cell);
+  return dir / "state" / name;
+}
+
+json read_json_file(const fs::path& path) {
+  const std::string text = read_text_file(path);
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    throw InvalidArgument("'" + path.string() + "' is not valid JSON: " + e.what());
+  }
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+  AtomicFile f(path);
+  f.write(text);
+  f.commit();
+}
+
+CellState load_state(const fs::path& dir, const Plan& plan, std::size_t i) {
+  CellState s;
+  s.next = plan.ranges[i].begin;
+  const fs::path path = state_path(dir, i);
+  if (!fs::exists(path)) return s;
+  const json j = read_json_file(path);
+  try {
+    if (j.at("schema") != kStateSchema || j.at("key") != plan.cells[i].key() ||
+        j.at("range").at("begin") != plan.ranges[i].begin ||
+        j.at("range").at("end") != plan.ranges[i].end)
+      throw InvalidArgument("'" + path.string() + "' belongs to another cell or trial range");
+    s.next = j.at("next").get<std::uint64_t>();
+    s.counts = counts_from_json(j.at("counts"));
+    s.looks = j.at("looks").get<std::size_t>();
+    s.stopped = j.at("stopped").get<bool>();
+    s.elapsed_seconds = j.at("elapsed_seconds").get<double>();
+  } catch (const json::exception& e) {
+    throw InvalidArgument("'" + path.string() + "' is malformed: " + e.what());
+  }
+  if (s.next < plan.ranges[i].begin || s.next > plan.ranges[i].end ||
+      s.counts.n != s.next - plan.ranges[i].begin)
+    throw InvalidArgument("'" + path.string() + "': counts do not match the trials done");
+  return s;
+}
+
+void save_state(const fs::path& dir, const Plan& plan, std::size_t i, const CellState& s) {
+  const json j = {{"schema", kStateSchema},
+                  {"cell", i},
+                  {"key", plan.cells[i].key()},
+                  {"range", {{"begin", plan.ranges[i].begin}, {"end", plan.ranges[i].end}}},
+                  {"next", s.next},
+                  {"looks", s.looks},
+                  {"stopped", s.stopped},
+                  {"elapsed_seconds", s.elapsed_seconds},
+                  {"counts", counts_to_json(s.counts)}};
+  write_file(state_path(dir, i), j.dump() + "\n");
+}
+
+// Plays [range) of one cell across the ranks (each a contiguous slice, with its threads) and
+// returns the merged counts on every rank. A failure on any rank fails every rank alike.
+CellCounts play_distributed(const Plan& plan, std::size_t i, TrialRange range,
+                            const RunDirOptions& options, const Communicator& comm) {
+  const CellInstance& cell = plan.instances[i];
+  const TrialRange mine = split(range, static_cast<std::uint64_t>(comm.rank()),
+                                static_cast<std::uint64_t>(comm.size()));
+  json message;
+  try {
+    const RunOptions run{plan.spec.seed, plan.cells[i].experiment_id(), mine, options.threads};
+    message = {{"ok", true},
+               {"counts",
+                counts_to_json(play_trials(*cell.game, cell.scheme.get(), *cell.adversary, run))}};
+  } catch (const InvalidArgument& e) {
+    message = {{"ok", false}, {"invalid", true}, {"error", e.what()}};
+  } catch (const std::exception& e) {
+    message = {{"ok", false}, {"invalid", false}, {"error", e.what()}};
+  }
+  if (comm.size() == 1 && !message["ok"].get<bool>()) {
+    if (message["invalid"].get<bool>()) throw InvalidArgument(message["error"].get<std::string>());
+    throw RuntimeError(message["error"].get<std::string>());
+  }
+  CellCounts total;
+  const auto all =
+      comm.size() == 1 ? std::vector<std::string>{message.dump()} : comm.allgather(message.dump());
+  for (std::size_t r = 0; r < all.size(); ++r) {
+    const json m = json::parse(all[r]);
+    if (!m["ok"].get<bool>()) {
+      const std::string what = "rank " + std::to_string(r) + ": " + m["error"].get<std::string>();
+      if (m["invalid"].get<bool>()) throw InvalidArgument(what);
+      throw RuntimeError(what);
+    }
+    total += counts_from_json(m["counts"]);
+  }
+  WRSEC_CHECK(total.n == range.size(), "a trial was lost or counted twice across ranks");
+  return total;
+}
+
+// Trial indices after which a batch ends: every batch boundary and, when stopping early, every
+// checkpoint of the alpha-spending schedule (the rule is evaluated only at those).
+std::vector<std::uint64_t> batch_ends(const Plan& plan, std::size_t i,
+                                      std::vector<std::uint64_t>& looks) {
+  const TrialRange r = plan.ranges[i];
+  std::vector<std::uint64_t> ends;
+  const std::uint64_t b = plan.spec.batch_size();
+  for (std::uint64_t t = r.begin; t < r.end;) {
+    t = r.end - t > b ? t + b : r.end;
+    ends.push_back(t);
+  }
+  looks.clear();
+  if (plan.spec.stop.active()) {
+    looks = definitions::checkpoint_schedule(plan.spec.first_look, plan.spec.trials);
+    ends.insert(ends.end(), looks.begin(), looks.end());
+    std::sort(ends.begin(), ends.end());
+    ends.erase(std::unique(ends.begin(), ends.end()), ends.end());
+  }
+  return ends;
+}
+
+double reported_alpha(const Plan& plan, const CellState& s) {
+  if (!plan.spec.stop.active()) return plan.alpha_cell();
+  return definitions::spent_alpha(plan.alpha_cell(), s.looks == 0 ? 0 : s.looks - 1);
+}
+
+std::string tex_escape(const std::string& s) {
+  std::string out;
+  for (const char c : s) {
+    switch (c) {
+      case '_':
+      case '%':
+      case '&':
+      case '#':
+      case '$':
+      case '{':
+      case '}':
+        out += '\\';
+        out += c;
+        break;
+      case '\\':
+        out += "\\textbackslash{}";
+        break;
+      case '^':
+        out += "\\textasciicircum{}";
+        break;
+      case '~':
+        out += "\\textasciitilde{}";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (const char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string num(double x, int digits = 4) {
+  return fmt(x, digits);
+}
+
+std::string params_text(const CellSpec& c) {
+  std::string out;
+  const auto add = [&](const char* component, const definitions::Params& p) {
+    for (const auto& [k, v] : p.values())
+      out += (out.empty() ? "" : " ") + std::string(component) + "." + k + "=" + v;
+  };
+  add("game", c.game_params);
+  add("scheme", c.scheme_params);
+  add("attack", c.attack_params);
+  return out;
+}
+
+json manifest_base(const Plan& plan, const fs::path& spec_origin) {
+  const Provenance prov = Provenance::current(1);
+  json cells = json::array();
+  for (std::size_t i = 0; i < plan.cells.size(); ++i)
+    cells.push_back({{"index", i},
+                     {"key", plan.cells[i].key()},
+                     {"experiment_id", plan.cells[i].experiment_id()},
+                     {"trials", {{"begin", plan.ranges[i].begin}, {"end", plan.ranges[i].end}}}});
+  json p = prov.to_json();
+  p.erase("threads");
+  p["dirty"] = prov.git_describe.size() >= 6 &&
+               prov.git_describe.compare(prov.git_describe.size() - 6, 6, "-dirty") == 0;
+  return {{"schema", kManifestSchema},
+          {"status", "running"},
+          {"spec",
+           {{"name", plan.spec.name},
+            {"file", spec_origin.string()},
+            {"sha256", to_hex(sha256(plan.spec_text))}}},
+          {"overrides", plan.overrides},
+          {"seed", plan.spec.seed},
+          {"trials_per_cell", plan.spec.trials},
+          {"alpha", plan.spec.alpha},
+          {"correction", to_string(plan.spec.correction)},
+          {"cells_in_family", plan.cells.size()},
+          {"alpha_per_cell", plan.alpha_cell()},
+          {"stop_rule", plan.spec.stop.to_string()},
+          {"stopping_method", plan.spec.stop.active()
+                                  ? definitions::describe_alpha_spending(plan.spec.first_look)
+                                  : "none (fixed trials)"},
+          {"batch", plan.spec.batch_size()},
+          {"shard", {{"index", plan.shard.index}, {"count", plan.shard.count}}},
+          {"cells", cells},
+          {"provenance", p},
+          {"segments", json::array()},
+          {"started_at", utc_timestamp()}};
+}
+
+json segment(const RunDirOptions& options, const Communicator& comm, const std::string& kind) {
+  const Provenance prov = Provenance::current(options.threads);
+  return {{"kind", kind},
+          {"started_at", utc_timestamp()},
+          {"host", prov.host},
+          {"git_describe", prov.git_describe},
+          {"processes", comm.kind()},
+          {"ranks", comm.size()},
+          {"threads_per_rank", options.threads},
+          {"hardware_threads", prov.hardware_threads}};
+}
+
+// results.jsonl, results.csv, report.md, table.tex, then the manifest marked complete.
+void write_outputs(const fs::path& dir, const Plan& plan, const std::vector<CellState>& states,
+                   json manifest) {
+  std::vector<CellResult> results;
+  std::vector<json> lines;
+  std::set<std::string> metric_names;
+  for (std::size_t i = 0; i < plan.cells.size(); ++i) {
+    const CellState& s = states[i];
+    const double a = reported_alpha(plan, s);
+    CellResult r = summarize(plan.cells[i], *plan.instances[i].game, *plan.instances[i].adversary,
+                             plan.spec.seed, {plan.ranges[i].begin, s.next}, s.counts, a);
+    json j = r.core_json();
+    j["cell_index"] = i;
+    j["correction"] = {{"method", to_string(plan.spec.correction)},
+                       {"family_alpha", plan.spec.alpha},
+                       {"cells", plan.cells.size()},
+                       {"alpha_per_cell", plan.alpha_cell()}};
+    if (plan.spec.stop.active()) {
+      j["stopping"] = {{"rule", plan.spec.stop.to_string()},
+                       {"method", definitions::describe_alpha_spending(plan.spec.first_look)},
+                       {"budget", plan.spec.trials},
+                       {"looks", s.looks},
+                       {"alpha_at_last_look", a},
+                       {"stopped_early", s.stopped}};
+    } else {
+      j["stopping"] = {{"rule", "none"}};
+    }
+    for (const auto& [name, m] : s.counts.metrics) metric_names.insert(name);
+    lines.push_back(std::move(j));
+    results.push_back(std::move(r));
+  }
+
+  AtomicFile jsonl(dir / "results.jsonl");
+  for (const auto& j : lines) jsonl.write(j.dump() + "\n");
+
+  std::ostringstream csv;
+  csv << "cell,game,scheme,attack,params,trials_begin,trials_end,n,wins,estimate,lower,upper,"
+         "alpha,stopped_early";
+  for (const auto& m : metric_names) csv << "," << m << "_mean";
+  csv << "\n";
+  csv.precision(17);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const CellResult& r = results[i];
+    csv << i << "," << csv_field(r.spec.game) << "," << csv_field(r.spec.scheme) << ","
+        << csv_field(r.spec.attack) << "," << csv_field(params_text(r.spec)) << ","
+        << r.trials.begin << "," << r.trials.end << "," << r.counts.n << "," << r.counts.wins << ","
+        << r.advantage.estimate << "," << r.advantage.lower << "," << r.advantage.upper << ","
+        << r.alpha << "," << (states[i].stopped ? 1 : 0);
+    for (const auto& m : metric_names) {
+      csv << ",";
+      const auto it = r.counts.metrics.find(m);
+      if (it != r.counts.metrics.end() && it->second.n > it->second.nonfinite)
+        csv << it->second.mean();
+    }
+    csv << "\n";
+  }
+  AtomicFile csv_file(dir / "results.csv");
+  csv_file.write(csv.str());
+
+  std::ostringstream md;
+  std::ostringstream tex;
+  md << "# " << plan.spec.name << "\n\n";
+  if (!plan.spec.description.empty()) md << plan.spec.description << "\n\n";
+  md << "Seed " << plan.spec.seed << "; " << plan.cells.size() << " cell(s) of " << plan.spec.trials
+     << " trials";
+  if (plan.shard.count > 1) md << " (shard " << plan.shard.to_string() << ")";
+  md << ". Family-wise alpha = " << num(plan.spec.alpha) << ", correction "
+     << to_string(plan.spec.correction);
+  if (plan.spec.correction == Correction::bonferroni)
+    md << " over K = " << plan.cells.size() << " cells";
+  md << ": alpha per cell = " << num(plan.alpha_cell(), 6)
+     << ". Lower bounds are one-sided exact Clopper-Pearson at 1 - alpha; search games report "
+        "upper bounds the same way, distinguishing games a two-sided upper bound.\n\n";
+  if (plan.spec.stop.active())
+    md << "Early stopping: rule `" << plan.spec.stop.to_string() << "`, "
+       << definitions::describe_alpha_spending(plan.spec.first_look)
+       << ". Each cell's bounds are at the alpha_k of its last look (column alpha).\n\n";
+  else
+    md << "Stopping rule: none (every cell runs its full trial range).\n\n";
+  std::set<std::string> conventions;
+  for (const auto& r : results) conventions.insert(definitions::advantage_convention(r.shape));
+  for (const auto& c : conventions) md << "Convention: " << c << "\n\n";
+  md << "| # | game | scheme | attack | parameters | trials | wins | Adv estimate | Adv lower | "
+        "Adv upper | alpha | stopped |\n|---:|---|---|---|---|---:|---:|---:|---:|---:|---:|---|\n";
+  tex << "\\begin{tabular}{rlllrrrrr}\n\\toprule\n"
+      << "\\# & game & scheme & attack & trials & wins & $\\widehat{\\mathrm{Adv}}$ & lower & "
+         "upper \\\\\n\\midrule\n";
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const CellResult& r = results[i];
+    const std::string stopped =
+        plan.spec.stop.active()
+            ? (states[i].stopped ? "at n=" + std::to_string(r.counts.n) : "no (budget)")
+            : "–";
+    md << "| " << i << " | " << r.spec.game << " | " << r.spec.scheme << " | " << r.spec.attack
+       << " | " << params_text(r.spec) << " | " << r.counts.n << " | " << r.counts.wins << " | "
+       << num(r.advantage.estimate) << " | " << num(r.advantage.lower) << " | "
+       << num(r.advantage.upper) << " | " << num(r.alpha, 4) << " | " << stopped << " |\n";
+    tex << i << " & " << tex_escape(r.spec.game) << " & " << tex_escape(r.spec.scheme) << " & "
+        << tex_escape(r.spec.attack) << " & " << r.counts.n << " & " << r.counts.wins << " & "
+        << num(r.advantage.estimate) << " & " << num(r.advantage.lower) << " & "
+        << num(r.advantage.upper) << " \\\\\n";
+  }
+  tex << "\\bottomrule\n\\end{tabular}\n";
+  AtomicFile md_file(dir / "report.md");
+  md_file.write(md.str());
+  AtomicFile tex_file(dir / "table.tex");
+  tex_file.write(tex.str());
+
+  jsonl.commit();
+  csv_file.commit();
+  md_file.commit();
+  tex_file.commit();
+  manifest["status"] = "complete";
+  manifest["finished_at"] = utc_timestamp();
+  json& cells = manifest["cells"];
+  for (std::size_t i = 0; i < states.size(); ++i)
+    cells[i]["elapsed_seconds"] = states[i].elapsed_seconds;
+  if (!manifest["segments"].empty()) manifest["segments"].back()["finished_at"] = utc_timestamp();
+  write_file(dir / "manifest.json", manifest.dump(2) + "\n");
+}
+
+// Plays every cell from its recorded state to its end (or its stop), then writes the outputs.
+void run_plan(const fs::path& dir, const Plan& plan, json manifest, const RunDirOptions& options,
+              const Communicator& comm) {
+  const bool root = comm.rank() == 0;
+  std::vector<CellState> states;
+  // Rank 0 reads the state; every rank gets the same copy.
+  for (std::size_t i = 0; i < plan.cells.size(); ++i) {
+    std::string text;
+    if (root) {
+      const CellState s = load_state(dir, plan, i);
+      text = json{{"next", s.next},
+                  {"looks", s.looks},
+                  {"stopped", s.stopped},
+                  {"elapsed", s.elapsed_seconds},
+                  {"counts", counts_to_json(s.counts)}}
+                 .dump();
+    }
+    comm.broadcast(text);
+    const json j = json::parse(text);
+    CellState s;
+    s.next = j["next"];
+    s.looks = j["looks"];
+    s.stopped = j["stopped"];
+    s.elapsed_seconds = j["elapsed"];
+    s.counts = counts_from_json(j["counts"]);
+    states.push_back(std::move(s));
+  }
+
+  std::uint64_t budget = 0, done = 0;
+  std::size_t cells_done = 0;
+  for (std::size_t i = 0; i < plan.cells.size(); ++i) {
+    budget += plan.ranges[i].size();
+    done += states[i].counts.n;
+  }
+  Progress progress(root ? options.progress : nullptr, plan.cells.size(), budget);
+  for (std::size_t i = 0; i < plan.cells.size(); ++i) {
+    CellState& s = states[i];
+    std::vector<std::uint64_t> looks;
+    const auto ends = batch_ends(plan, i, looks);
+    for (const std::uint64_t end : ends) {
+      if (s.stopped) break;
+      if (end <= s.next) continue;
+      progress.update(cells_done, done);
+      const auto t0 = std::chrono::steady_clock::now();
+      s.counts += play_distributed(plan, i, {s.next, end}, options, comm);
+      done += end - s.next;
+      s.next = end;
+      s.elapsed_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (std::binary_search(looks.begin(), looks.end(), end)) {
+        const auto bounds = definitions::advantage_bounds(
+            plan.instances[i].game->shape(), s.counts.wins, s.counts.n,
+            definitions::spent_alpha(plan.alpha_cell(), s.looks),
+            plan.instances[i].game->shape() == definitions::GameShape::search
+                ? plan.instances[i].game->baseline()
+                : 0.0);
+        ++s.looks;
+        if (plan.spec.stop.met(bounds) && end < plan.spec.trials) s.stopped = true;
+      }
+      if (root) save_state(dir, plan, i, s);
+      if (options.after_batch) options.after_batch(i, s.next);
+    }
+    ++cells_done;
+    progress.update(cells_done, done, true);
+    if (root && options.log) {
+      *options.log << "[" << (i + 1) << "/" << plan.cells.size() << "] " << plan.cells[i].key()
+                   << ": " << s.counts.wins << "/" << s.counts.n << " wins"
+                   << (s.stopped ? " (stopped early)" : "") << "\n"
+                   << std::flush;
+    }
+  }
+  progress.finish();
+  if (root) write_outputs(dir, plan, states, std::move(manifest));
+}
+
+Shard shard_from_json(const json& j) {
+  Shard s;
+  s.index = j.at("index").get<std::uint64_t>();
+  s.count = j.at("count").get<std::uint64_t>();
+  return s;
+}
+
+// Reads a run directory's frozen spec and manifest and rebuilds its plan.
+std::pair<Plan, json> open_run(const fs::path& dir) {
+  if (!fs::is_directory(dir))
+    throw InvalidArgument("'" + dir.string() + "' is not a run directory");
+  if (!fs::exists(dir / "manifest.json") || !fs::exists(dir / "spec.ini"))
+    throw InvalidArgument("'" + dir.string() +
+                          "' is not a run directory (no manifest.json or spec.ini)");
+  json manifest = read_json_file(dir / "manifest.json");
+  if (manifest.value("schema", "") != kManifestSchema)
+    throw InvalidArgument("'" + (dir / "manifest.json").string() + "' is not a wrsec run manifest");
+  const std::string text = read_text_file(dir / "spec.ini");
+  if (to_hex(sha256(text)) != manifest["spec"]["sha256"].get<std::string>())
+    throw InvalidArgument("'" + (dir / "spec.ini").string() +
+                          "' does not match the manifest's sha256 (edited after the run began?)");
+  Plan plan = make_plan(text, (dir / "spec.ini").string(), manifest["spec"]["name"],
+                        manifest["overrides"], shard_from_json(manifest["shard"]));
+  const json& cells = manifest["cells"];
+  if (cells.size() != plan.cells.size())
+    throw InvalidArgument("'" + dir.string() + "': the manifest lists " +
+                          std::to_string(cells.size()) + " cells, the spec gives " +
+                          std::to_string(plan.cells.size()));
+  for (std::size_t i = 0; i < cells.size(); ++i)
+    if (cells[i]["key"] != plan.cells[i].key())
+      throw InvalidArgument("'" + dir.string() + "': cell " + std::to_string(i) +
+                            " differs from the manifest (was the run made by another version?)");
+  return {std::move(plan), std::move(manifest)};
+}
+
+// Removes temporaries left by a process killed inside an AtomicFile write.
+void remove_stale_temporaries(const fs::path& dir) {
+  for (const fs::path& d : {dir, dir / "state"}) {
+    if (!fs::is_directory(d)) continue;
+    for (const auto& entry : fs::directory_iterator(d)) {
+      const std::string name = entry.path().filename().string();
+      if (name.size() > 1 && name[0] == '.' && name.find(".tmp-") != std::string::npos)
+        fs::remove(entry.path());
+    }
+  }
+}
+
+// Creates dir with its spec and manifest: built in a sibling temporary and renamed into place.
+void create_run_dir(const fs::path& dir, const Plan& plan, const json& manifest) {
+  if (fs::exists(dir))
+    throw InvalidArgument("run directory '" + dir.string() + "' exists (use 'wrsec run --resume " +
+                          dir.string() + "' to continue it)");
+  fs::path parent = dir.parent_path();
+  if (parent.empty()) parent = ".";
+  fs::create_directories(parent);
+  std::string tmpl = (parent / ("." + dir.filename().string() + ".partial-XXXXXX")).string();
+  if (::mkdtemp(tmpl.data()) == nullptr)
+    throw RuntimeError("cannot create a directory beside '" + dir.string() + "'");
+  const fs::path staging = tmpl;
+  try {
+    fs::permissions(staging, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                 fs::perms::others_read | fs::perms::others_exec);
+    fs::create_directory(staging / "state");
+    write_file(staging / "spec.ini", plan.spec_text);
+    write_file(staging / "manifest.json", manifest.dump(2) + "\n");
+    fs::rename(staging, dir);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(staging, ec);
+    throw;
+  }
+}
+
+}  // namespace
+
+Shard Shard::parse(const std::string& text) {
+  const auto slash = text.find('/');
+  Shard s;
+  const auto number = [](const std::string& t, std::uint64_t& out) {
+    const auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
+    return !t.empty() && ec == std::errc() && p == t.data() + t.size();
+  };
+  if (slash == std::string::npos || !number(text.substr(0, slash), s.index) ||
+      !number(text.substr(slash + 1), s.count) || s.count == 0 || s.index >= s.count)
+    throw InvalidArgument("--shard must be i/N with 0 <= i < N, got '" + text + "'");
+  return s;
+}
+
+TrialRange Shard::slice(std::uint64_t trials) const {
+  return split({0, trials}, index, count);
+}
+
+std::string Shard::to_string() const {
+  return std::to_string(index) + "/" + std::to_string(count);
+}
+
+void start_run(const fs::path& spec_path, const fs::path& dir, const RunDirOptions& options) {
+  if (options.threads < 1) throw InvalidArgument("threads must be at least 1");
+  const SoloCommunicator solo;
+  const Communicator& comm = options.comm ? *options.comm : solo;
+  json overrides = json::object();
+  if (options.trials) overrides["trials"] = *options.trials;
+  if (options.stop) overrides["stop_when"] = options.stop->to_string();
+  const std::string text = read_text_file(spec_path);
+  const Plan plan =
+      make_plan(text, spec_path.string(), spec_path.stem().string(), overrides, options.shard);
+  json manifest = manifest_base(plan, spec_path);
+  manifest["segments"].push_back(segment(options, comm, "start"));
+  // The others wait until the directory exists, and fail alike if it cannot be created.
+  std::string error;
+  if (comm.rank() == 0) {
+    try {
+      create_run_dir(dir, plan, manifest);
+    } catch (const std::exception& e) {
+      if (comm.size() == 1) throw;
+      error = e.what();
+    }
+  }
+  comm.broadcast(error);
+  if (!error.empty()) throw InvalidArgument(error);
+  run_plan(dir, plan, std::move(manifest), options, comm);
+}
+
+void resume_run(const fs::path& dir, const RunDirOptions& options) {
+  if (options.threads < 1) throw InvalidArgument("threads must be at least 1");
+  if (options.trials || options.stop || options.shard.count != 1)
+    throw InvalidArgument(
+        "--resume continues a run as it was started: --trials, --stop-when and --shard are "
+        "recorded in its manifest and cannot be changed");
+  const SoloCommunicator solo;
+  const Communicator& comm = options.comm ? *options.comm : solo;
+  auto [plan, manifest] = open_run(dir);
+  if (manifest["status"] == "complete") {
+    if (comm.rank() == 0 && options.log)
+      *options.log << "run '" << dir.string() << "' is already complete\n";
+    return;
+  }
+  if (comm.rank() == 0) remove_stale_temporaries(dir);
+  manifest["segments"].push_back(segment(options, comm, "resume"));
+  if (comm.rank() == 0) {
+    fs::create_directories(dir / "state");
+    write_file(dir / "manifest.json", manifest.dump(2) + "\n");
+  }
+  run_plan(dir, plan, std::move(manifest), options, comm);
+}
+
+void merge_runs(const std::vector<fs::path>& inputs, const fs::path& out) {
+  if (inputs.size() < 2) throw InvalidArgument("merge needs at least two run directories");
+  std::vector<std::pair<Plan, json>> runs;
+  for (const auto& dir : inputs) {
+    runs.push_back(open_run(dir));
+    if (runs.back().second["status"] != "complete")
+      throw InvalidArgument("'" + dir.string() + "' is not complete (resume it first)");
+  }
+  const json& first = runs.front().second;
+  for (std::size_t r = 1; r < runs.size(); ++r) {
+    const json& m = runs[r].second;
+    for (const char* key : {"seed", "overrides"})
+      if (m[key] != first[key])
+        throw InvalidArgument("'" + inputs[r].string() + "' has another " + key + " than '" +
+                              inputs[0].string() + "'");
+    if (m["spec"]["sha256"] != first["spec"]["sha256"])
+      throw InvalidArgument("'" + inputs[r].string() + "' ran another spec than '" +
+                            inputs[0].string() + "'");
+  }
+  if (runs.front().first.spec.stop.active())
+    throw InvalidArgument("runs with early stopping cannot be merged");
+  // The merged plan: the whole trial range of every cell.
+  Plan plan = make_plan(runs.front().first.spec_text, (inputs[0] / "spec.ini").string(),
+                        first["spec"]["name"], first["overrides"], Shard{});
+  std::vector<CellState> states(plan.cells.size());
+  for (std::size_t i = 0; i < plan.cells.size(); ++i) {
+    std::vector<std::pair<TrialRange, std::size_t>> pieces;
+    for (std::size_t r = 0; r < runs.size(); ++r) pieces.emplace_back(runs[r].first.ranges[i], r);
+    std::sort(pieces.begin(), pieces.end(),
+              [](const auto& a, const auto& b) { return a.first.begin < b.first.begin; });
+    std::uint64_t at = 0;
+    for (const auto& [range, r] : pieces) {
+      if (range.begin != at)
+        throw InvalidArgument(
+            "cell " + std::to_string(i) + ": trials [" + std::to_string(std::min(at, range.begin)) +
+            ", " + std::to_string(std::max(at, range.begin)) + ") are " +
+            (range.begin > at ? "missing" : "counted twice") + " ('" + inputs[r].string() + "')");
+      const CellState s = load_state(inputs[r], runs[r].first, i);
+      if (s.next != range.end)
+        throw InvalidArgument("'" + inputs[r].string() + "': cell " + std::to_string(i) +
+                              " is not finished");
+      states[i].counts += s.counts;
+      states[i].elapsed_seconds += s.elapsed_seconds;
+      at = range.end;
+    }
+    if (at != plan.spec.trials)
+      throw InvalidArgument("cell " + std::to_string(i) + ": trials [" + std::to_string(at) + ", " +
+                            std::to_string(plan.spec.trials) + ") are missing");
+    states[i].next = at;
+  }
+  json manifest = manifest_base(plan, first["spec"]["file"].get<std::string>());
+  json sources = json::array();
+  for (std::size_t r = 0; r < runs.size(); ++r)
+    sources.push_back({{"dir", fs::absolute(inputs[r]).string()},
+                       {"shard", runs[r].second["shard"]},
+                       {"segments", runs[r].second["segments"]}});
+  manifest["merged_from"] = sources;
+  create_run_dir(out, plan, manifest);
+  for (std::size_t i = 0; i < plan.cells.size(); ++i) save_state(out, plan, i, states[i]);
+  write_outputs(out, plan, states, manifest);
+}
+
+std::vector<json> read_results(const fs::path& dir) {
+  std::ifstream in(dir / "results.jsonl");
+  if (!in) throw InvalidArgument("cannot read '" + (dir / "results.jsonl").string() + "'");
+  std::vector<json> out;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(json::parse(line));
+  return out;
+}
+
+}  // namespace wrsec::experiments

@@ -1,0 +1,309 @@
+#include "experiments/spec.h"
+
+#include <boost/program_options.hpp>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/errors.h"
+
+namespace wrsec::experiments {
+namespace {
+
+namespace po = boost::program_options;
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+std::string unquote(const std::string& s) {
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') return s.substr(1, s.size() - 2);
+  return s;
+}
+
+bool parse_u64(const std::string& text, std::uint64_t& out) {
+  const char* end = text.data() + text.size();
+  const auto [p, ec] = std::from_chars(text.data(), end, out);
+  return !text.empty() && ec == std::errc() && p == end;
+}
+
+bool parse_i64(const std::string& text, std::int64_t& out) {
+  const char* end = text.data() + text.size();
+  const auto [p, ec] = std::from_chars(text.data(), end, out);
+  return !text.empty() && ec == std::errc() && p == end;
+}
+
+bool parse_double(const std::string& text, double& out) {
+  const char* end = text.data() + text.size();
+  const auto [p, ec] = std::from_chars(text.data(), end, out);
+  return !text.empty() && ec == std::errc() && p == end && std::isfinite(out);
+}
+
+// Splits at commas outside quotes and parentheses.
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::string cur;
+  int depth = 0;
+  bool quoted = false;
+  for (const char c : text) {
+    if (c == '"') quoted = !quoted;
+    if (!quoted && c == '(') ++depth;
+    if (!quoted && c == ')') --depth;
+    if (c == ',' && depth == 0 && !quoted) {
+      items.push_back(trim(cur));
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  items.push_back(trim(cur));
+  return items;
+}
+
+std::string format_point(double x) {
+  std::ostringstream out;
+  out.precision(12);
+  out << x;
+  return out.str();
+}
+
+// Expands "lo:step:hi" when all three parts are numbers; returns false for any other text.
+bool expand_range(const std::string& key, const std::string& text, std::vector<std::string>& out) {
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, ':');) parts.push_back(trim(part));
+  if (parts.size() != 3) return false;
+  double lo = 0, step = 0, hi = 0;
+  if (!parse_double(parts[0], lo) || !parse_double(parts[1], step) || !parse_double(parts[2], hi))
+    return false;
+  if (!(step > 0) || hi < lo)
+    throw InvalidArgument("sweep key '" + key + "': bad range '" + text +
+                          "' (lo:step:hi needs step > 0 and lo <= hi)");
+  const double count = std::floor((hi - lo) / step * (1 + 1e-12) + 1e-9) + 1;
+  if (count > 100000)
+    throw InvalidArgument("sweep key '" + key + "': range '" + text +
+                          "' has more than 100000 points");
+  std::int64_t ilo = 0, istep = 0, ihi = 0;
+  const bool integral =
+      parse_i64(parts[0], ilo) && parse_i64(parts[1], istep) && parse_i64(parts[2], ihi);
+  for (std::int64_t i = 0; i < static_cast<std::int64_t>(count); ++i)
+    out.push_back(integral ? std::to_string(ilo + i * istep)
+                           : format_point(lo + static_cast<double>(i) * step));
+  return true;
+}
+
+// "id" or "id(k=v k=v)".
+std::pair<std::string, definitions::Params> parse_component(const std::string& key,
+                                                            const std::string& text) {
+  const auto open = text.find('(');
+  if (open == std::string::npos) {
+    if (text.find(')') != std::string::npos)
+      throw InvalidArgument("sweep key '" + key + "': unbalanced parenthesis in '" + text + "'");
+    return {text, {}};
+  }
+  if (text.back() != ')')
+    throw InvalidArgument("sweep key '" + key + "': '" + text + "' must be id or id(k=v ...)");
+  const std::string id = trim(text.substr(0, open));
+  definitions::Params params;
+  std::stringstream in(text.substr(open + 1, text.size() - open - 2));
+  for (std::string assignment; in >> assignment;) {
+    const auto eq = assignment.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == assignment.size())
+      throw InvalidArgument("sweep key '" + key + "': '" + assignment + "' in '" + text +
+                            "' is not k=v");
+    params.set(assignment.substr(0, eq), unquote(assignment.substr(eq + 1)));
+  }
+  if (id.empty()) throw InvalidArgument("sweep key '" + key + "': empty id in '" + text + "'");
+  return {id, params};
+}
+
+bool is_component(const std::string& s) {
+  return s == "game" || s == "scheme" || s == "attack";
+}
+
+definitions::Params& params_of(CellSpec& cell, const std::string& component) {
+  if (component == "game") return cell.game_params;
+  if (component == "scheme") return cell.scheme_params;
+  return cell.attack_params;
+}
+
+std::string& id_of(CellSpec& cell, const std::string& component) {
+  if (component == "game") return cell.game;
+  if (component == "scheme") return cell.scheme;
+  return cell.attack;
+}
+
+}  // namespace
+
+const char* to_string(Correction c) {
+  return c == Correction::bonferroni ? "bonferroni" : "none";
+}
+
+std::string read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InvalidArgument("cannot read '" + path.string() + "'");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+ExperimentSpec ExperimentSpec::load(const std::filesystem::path& path) {
+  return parse(read_text_file(path), path.string(), path.stem().string());
+}
+
+ExperimentSpec ExperimentSpec::parse(const std::string& text, const std::string& origin,
+                                     const std::string& default_name) {
+  const auto fail = [&](const std::string& what) {
+    return InvalidArgument("spec '" + origin + "': " + what);
+  };
+  std::istringstream in(text);
+  po::options_description none;
+  po::parsed_options parsed(&none);
+  try {
+    parsed = po::parse_config_file(in, none, /*allow_unregistered=*/true);
+  } catch (const po::error& e) {
+    throw fail(e.what());
+  }
+
+  ExperimentSpec spec;
+  spec.name = default_name;
+  std::set<std::string> seen;
+  std::set<std::string> fixed;
+  bool have_trials = false, have_seed = false;
+  for (const auto& option : parsed.options) {
+    const std::string& key = option.string_key;
+    if (!seen.insert(key).second) throw fail("key '" + key + "' is given twice");
+    if (option.value.size() != 1) throw fail("key '" + key + "' needs exactly one value");
+    const std::string value = trim(option.value.front());
+    if (value.empty()) throw fail("key '" + key + "' has an empty value");
+    const auto dot = key.find('.');
+    const std::string section = dot == std::string::npos ? "" : key.substr(0, dot);
+    const std::string name = dot == std::string::npos ? key : key.substr(dot + 1);
+
+    if (section.empty()) {
+      if (key == "name") {
+        spec.name = value;
+      } else if (key == "description") {
+        spec.description = value;
+      } else if (is_component(key)) {
+        id_of(spec.base, key) = value;
+      } else if (key == "trials") {
+        if (!parse_u64(value, spec.trials) || spec.trials == 0)
+          throw fail("key 'trials' must be a positive integer, got '" + value + "'");
+        have_trials = true;
+      } else if (key == "seed") {
+        if (!parse_u64(value, spec.seed))
+          throw fail("key 'seed' must be a non-negative integer, got '" + value + "'");
+        have_seed = true;
+      } else if (key == "alpha") {
+        if (!parse_double(value, spec.alpha) || !(spec.alpha > 0 && spec.alpha < 1))
+          throw fail("key 'alpha' must lie in (0, 1), got '" + value + "'");
+      } else if (key == "correction") {
+        if (value == "bonferroni") {
+          spec.correction = Correction::bonferroni;
+        } else if (value == "none") {
+          spec.correction = Correction::none;
+        } else {
+          throw fail("key 'correction' must be bonferroni or none, got '" + value + "'");
+        }
+      } else if (key == "stop_when") {
+        try {
+          spec.stop = definitions::StopRule::parse(value);
+        } catch (const InvalidArgument& e) {
+          throw fail(std::string("key 'stop_when': ") + e.what());
+        }
+      } else if (key == "first_look") {
+        if (!parse_u64(value, spec.first_look) || spec.first_look == 0)
+          throw fail("key 'first_look' must be a positive integer, got '" + value + "'");
+      } else if (key == "batch") {
+        if (!parse_u64(value, spec.batch) || spec.batch == 0)
+          throw fail("key 'batch' must be a positive integer, got '" + value + "'");
+      } else {
+        throw fail("unknown key '" + key + "'");
+      }
+    } else if (is_component(section)) {
+      params_of(spec.base, section).set(name, unquote(value));
+      fixed.insert(key);
+    } else if (section == "sweep") {
+      const auto axis_dot = name.find('.');
+      const std::string component = name.substr(0, axis_dot);
+      if (!is_component(component) ||
+          (axis_dot != std::string::npos && axis_dot + 1 == name.size()))
+        throw fail("unknown sweep key '" + name +
+                   "' (expected game, scheme, attack or game.KEY, scheme.KEY, attack.KEY)");
+      SweepAxis axis;
+      axis.key = name;
+      for (const auto& item : split_list(value)) {
+        if (item.empty())
+          throw fail("sweep key '" + name + "' has an empty value in '" + value + "'");
+        try {
+          if (axis_dot == std::string::npos || !expand_range(name, item, axis.values))
+            axis.values.push_back(unquote(item));
+          if (axis_dot == std::string::npos) parse_component(name, item);  // validates syntax
+        } catch (const InvalidArgument& e) {
+          throw fail(e.what());
+        }
+      }
+      spec.sweep.push_back(std::move(axis));
+    } else {
+      throw fail("unknown key '" + key + "' (sections: game, scheme, attack, sweep)");
+    }
+  }
+  for (const auto& axis : spec.sweep)
+    if (fixed.count(axis.key) || (is_component(axis.key) && seen.count(axis.key)))
+      throw fail("key '" + axis.key + "' is both fixed and swept");
+  if (spec.base.game.empty() && !seen.count("sweep.game"))
+    throw fail("missing required key 'game'");
+  if (spec.base.attack.empty() && !seen.count("sweep.attack"))
+    throw fail("missing required key 'attack'");
+  if (!have_trials) throw fail("missing required key 'trials'");
+  if (!have_seed) throw fail("missing required key 'seed'");
+  if (spec.cell_count() > 100000) throw fail("the sweep has more than 100000 cells");
+  return spec;
+}
+
+std::size_t ExperimentSpec::cell_count() const {
+  std::size_t k = 1;
+  for (const auto& axis : sweep) k *= axis.values.size();
+  return k;
+}
+
+std::vector<CellSpec> ExperimentSpec::cells() const {
+  std::vector<CellSpec> cells{base};
+  for (const auto& axis : sweep) {
+    const auto dot = axis.key.find('.');
+    const std::string component = axis.key.substr(0, dot);
+    std::vector<CellSpec> next;
+    for (const auto& cell : cells)
+      for (const auto& value : axis.values) {
+        CellSpec c = cell;
+        if (dot == std::string::npos) {
+          auto [id, params] = parse_component(axis.key, value);
+          id_of(c, component) = id;
+          for (const auto& [k, v] : params.values()) params_of(c, component).set(k, v);
+        } else {
+          params_of(c, component).set(axis.key.substr(dot + 1), value);
+        }
+        next.push_back(std::move(c));
+      }
+    cells = std::move(next);
+  }
+  return cells;
+}
+
+double ExperimentSpec::alpha_per_cell() const {
+  return correction == Correction::bonferroni ? definitions::bonferroni_alpha(alpha, cell_count())
+                                              : alpha;
+}
+
+std::uint64_t ExperimentSpec::batch_size() const {
+  if (batch > 0) return batch;
+  return std::max<std::uint64_t>(1, (trials + 15) / 16);
+}
+
+}  // namespace wrsec::experiments

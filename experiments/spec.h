@@ -1,0 +1,76 @@
+#pragma once
+// Experiment specs: an INI file (read with Boost.Program_options) naming one game, scheme and
+// adversary, their fixed parameters, the trial budget, alpha, the master seed, and sweep axes.
+// The cells of a spec are the Cartesian product of its axes (the first axis varies slowest):
+//
+//   name = bernoulli_power          # optional; default: the file's stem
+//   game = bernoulli_ind            # required
+//   scheme = none                   # optional (default none)
+//   attack = likelihood_ratio       # required
+//   trials = 4000                   # required: trials per cell (the budget when stopping early)
+//   seed = 1                        # required: master seed
+//   alpha = 0.05                    # family-wise error level (default 0.05)
+//   correction = bonferroni         # bonferroni (alpha/K per cell, the default) | none
+//   stop_when = lower > 0.1         # optional: none | lower>X | upper<Y (anytime-valid)
+//   first_look = 64                 # first checkpoint when stopping early (default 64)
+//   batch = 500                     # trials between checkpoints of a run (default: trials/16)
+//   [game]                          # fixed parameters of each component
+//   p0 = 0.4
+//   [sweep]                         # axes: a list "a, b, c" or an inclusive range "lo:step:hi"
+//   game.p1 = 0.45:0.05:0.6
+//   attack = quantize, quantize(bits=4 granularity=channel), prune(fraction=0.5)
+//
+// An axis named game, scheme or attack sweeps the component id; "id(k=v k=v)" adds parameters
+// for that value. Unknown keys, missing required keys and bad values or ranges are rejected with
+// an InvalidArgument that names the key.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "definitions/sequential.h"
+#include "experiments/catalog.h"
+
+namespace wrsec::experiments {
+
+enum class Correction { bonferroni, none };
+[[nodiscard]] const char* to_string(Correction c);
+
+struct SweepAxis {
+  std::string key;                  // "game", "scheme.order", ...
+  std::vector<std::string> values;  // expanded (ranges become their points)
+};
+
+struct ExperimentSpec {
+  std::string name;
+  std::string description;
+  CellSpec base;  // ids and fixed parameters before the sweep is applied
+  std::uint64_t trials = 0;
+  std::uint64_t seed = 0;
+  double alpha = 0.05;
+  Correction correction = Correction::bonferroni;
+  definitions::StopRule stop;
+  std::uint64_t first_look = 64;
+  std::uint64_t batch = 0;  // 0 = trials/16 (at least 1)
+  std::vector<SweepAxis> sweep;
+
+  // Parses the text of a spec; origin names it in error messages (a path or "<string>").
+  static ExperimentSpec parse(const std::string& text, const std::string& origin,
+                              const std::string& default_name = "spec");
+  // Reads and parses a file; InvalidArgument if it cannot be read.
+  static ExperimentSpec load(const std::filesystem::path& path);
+
+  // The cells of the grid, in order (one cell when there is no axis).
+  [[nodiscard]] std::vector<CellSpec> cells() const;
+  [[nodiscard]] std::size_t cell_count() const;
+  // The error level of each cell's bounds before any early-stopping spend: alpha / K under
+  // Bonferroni over the K cells, alpha without correction.
+  [[nodiscard]] double alpha_per_cell() const;
+  // Trials between checkpoints when not stopping early.
+  [[nodiscard]] std::uint64_t batch_size() const;
+};
+
+// Reads a whole file into a string; InvalidArgument naming it if it cannot be read.
+std::string read_text_file(const std::filesystem::path& path);
+
+}  // namespace wrsec::experiments
