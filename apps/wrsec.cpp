@@ -15,6 +15,9 @@
 #include "core/errors.h"
 #include "experiments/cell_run.h"
 #include "experiments/mark_files.h"
+#include "experiments/progress.h"
+#include "experiments/reproduce.h"
+#include "experiments/run_dir.h"
 #include "experiments/sink.h"
 #include "experiments/taylormlp.h"
 #include "experiments/watermark_robustness.h"
@@ -32,7 +35,11 @@ const char* kUsage =
     "\n"
     "commands:\n"
     "  list    list every registered game, scheme and attack\n"
-    "  run     play the trials of one cell (game x scheme x attack) and report the advantage\n"
+    "  run     play one cell (--game ...) or every cell of a spec file into a run directory\n"
+    "          (wrsec run SPEC --out DIR; wrsec run --resume DIR; --shard i/N; MPI ranks)\n"
+    "  merge   add the counts of shard run directories exactly into one run directory\n"
+    "  reproduce  run the experiments behind paper/claims.json, check every claim, and write\n"
+    "             the paper's generated tables and plot data (--profile small|full)\n"
     "  train   train a model-zoo architecture on Fashion-MNIST (or load it from the cache)\n"
     "  experiment NAME  run a named experiment (taylormlp, watermark_robustness) and write its\n"
     "                   report\n"
@@ -100,7 +107,167 @@ std::uint64_t parse_count(const std::string& what, const std::string& text) {
   return static_cast<std::uint64_t>(value);
 }
 
+const wrsec::experiments::Communicator* g_world = nullptr;
+
+int parse_threads(const po::variables_map& vm) {
+  if (!vm.count("threads")) return omp_get_max_threads();
+  const auto t = parse_count("--threads", vm["threads"].as<std::string>());
+  if (t < 1 || t > 1024) throw InvalidArgument("--threads must lie in [1, 1024]");
+  return static_cast<int>(t);
+}
+
+// wrsec run SPEC [--out DIR] | wrsec run --resume DIR
+int cmd_run_spec(const std::vector<std::string>& args) {
+  po::options_description opts(
+      "wrsec run SPEC: play every cell of an experiment spec (experiments/specs/*.ini) into a run\n"
+      "directory (spec.ini, manifest.json, state/, results.jsonl, results.csv, report.md,\n"
+      "table.tex). Under mpirun the ranks share every batch of trials; results are identical.");
+  opts.add_options()("help,h", "show this help")("spec", po::value<std::string>(),
+                                                 "spec file (also the first positional argument)")(
+      "out", po::value<std::string>(), "run directory to create (default runs/<spec name>)")(
+      "resume", po::value<std::string>(),
+      "continue the run in this directory (after a crash or kill); same results as one run")(
+      "shard", po::value<std::string>(),
+      "i/N: play slice i of N of every cell's trials (merge the N directories with 'wrsec "
+      "merge')")("threads", po::value<std::string>(), "OpenMP threads per process (default: all)")(
+      "trials", po::value<std::string>(), "override the spec's trials per cell")(
+      "stop-when", po::value<std::string>(),
+      "override the spec's stop_when: none | lower>X | upper<Y (anytime-valid alpha-spending)")(
+      "quiet,q", "no per-cell lines and no progress line");
+  po::positional_options_description pos;
+  pos.add("spec", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+  if (vm.count("help")) {
+    std::cout << opts
+              << "\nexamples:\n  wrsec run experiments/specs/bernoulli_power.ini --out "
+                 "runs/bp\n  wrsec run --resume runs/bp\n  wrsec run "
+                 "experiments/specs/bernoulli_power.ini --shard 0/4 --out runs/bp-0\n"
+                 "  mpirun -np 2 wrsec run experiments/specs/bernoulli_power.ini --threads 1 "
+                 "--out runs/bp\n";
+    return 0;
+  }
+  wrsec::experiments::RunDirOptions options;
+  options.threads = parse_threads(vm);
+  options.comm = g_world;
+  const bool quiet = vm.count("quiet") != 0;
+  if (!quiet) options.log = &std::cerr;
+  if (!quiet && wrsec::experiments::Progress::wanted()) options.progress = &std::cerr;
+  if (vm.count("resume")) {
+    if (vm.count("spec") || vm.count("out"))
+      throw InvalidArgument("--resume DIR takes no spec and no --out (the run directory has both)");
+    if (vm.count("trials") || vm.count("stop-when") || vm.count("shard"))
+      throw InvalidArgument(
+          "--resume continues a run as it was started: --trials, --stop-when and --shard are "
+          "recorded in its manifest");
+    const std::string dir = vm["resume"].as<std::string>();
+    wrsec::experiments::resume_run(dir, options);
+    if (!quiet && (!g_world || g_world->rank() == 0))
+      std::cout << "results in " << dir << "/results.jsonl\n";
+    return 0;
+  }
+  if (!vm.count("spec")) throw InvalidArgument("a spec file is required (see 'wrsec run --help')");
+  const std::filesystem::path spec_path = vm["spec"].as<std::string>();
+  if (vm.count("shard"))
+    options.shard = wrsec::experiments::Shard::parse(vm["shard"].as<std::string>());
+  if (vm.count("trials")) {
+    options.trials = parse_count("--trials", vm["trials"].as<std::string>());
+    if (*options.trials == 0) throw InvalidArgument("--trials must be at least 1");
+  }
+  if (vm.count("stop-when"))
+    options.stop = wrsec::definitions::StopRule::parse(vm["stop-when"].as<std::string>());
+  std::filesystem::path out;
+  if (vm.count("out")) {
+    out = vm["out"].as<std::string>();
+  } else {
+    out = std::filesystem::path("runs") / wrsec::experiments::ExperimentSpec::load(spec_path).name;
+    if (options.shard.count > 1)
+      out += "-shard" + std::to_string(options.shard.index) + "of" +
+             std::to_string(options.shard.count);
+  }
+  wrsec::experiments::start_run(spec_path, out, options);
+  if (!quiet && (!g_world || g_world->rank() == 0))
+    std::cout << "results in " << out.string() << "/results.jsonl (report: " << out.string()
+              << "/report.md)\n";
+  return 0;
+}
+
+int cmd_merge(const std::vector<std::string>& args) {
+  po::options_description opts(
+      "wrsec merge DIR... --out DIR: add the exact counts of complete shard runs of one spec\n"
+      "(same seed and overrides; their trial ranges must tile every cell) into a new run\n"
+      "directory, whose results equal one unsharded run's");
+  opts.add_options()("help,h", "show this help")(
+      "inputs", po::value<std::vector<std::string>>()->composing(), "shard run directories")(
+      "out", po::value<std::string>(), "merged run directory to create");
+  po::positional_options_description pos;
+  pos.add("inputs", -1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+  if (vm.count("help")) {
+    std::cout << opts << "\nexample:\n  wrsec merge runs/bp-0 runs/bp-1 --out runs/bp\n";
+    return 0;
+  }
+  if (!vm.count("out")) throw InvalidArgument("--out is required");
+  if (!vm.count("inputs")) throw InvalidArgument("give the shard run directories to merge");
+  std::vector<std::filesystem::path> inputs;
+  for (const auto& d : vm["inputs"].as<std::vector<std::string>>()) inputs.emplace_back(d);
+  wrsec::experiments::merge_runs(inputs, vm["out"].as<std::string>());
+  std::cout << "merged " << inputs.size() << " runs into " << vm["out"].as<std::string>() << '\n';
+  return 0;
+}
+
+int cmd_reproduce(const std::vector<std::string>& args) {
+  po::options_description opts(
+      "wrsec reproduce: run the experiments behind a claims file (default paper/claims.json) in\n"
+      "one profile, check each claim (exit 1 with the differences if one is not met), and write\n"
+      "the paper's inputs (macros.tex, tab_*.tex, *.csv) into paper/generated");
+  opts.add_options()("help,h", "show this help")(
+      "profile", po::value<std::string>()->default_value("small"), "small (CI-sized) or full")(
+      "claims", po::value<std::string>(), "claims file (default <root>/paper/claims.json)")(
+      "root", po::value<std::string>()->default_value("."),
+      "repository root (specs in the claims file are relative to it)")(
+      "out", po::value<std::string>(), "output directory (default runs/reproduce-<profile>)")(
+      "paper-dir", po::value<std::string>(),
+      "where to write the paper's generated inputs (default <root>/paper/generated)")(
+      "no-paper", "check the claims only; do not write the paper's inputs")(
+      "seed", po::value<std::string>(), "master seed (default 1)")(
+      "threads", po::value<std::string>(), "OpenMP threads (default: all cores)");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  if (vm.count("help")) {
+    std::cout << opts
+              << "\nexample:\n  wrsec reproduce --profile small && (cd paper && latexmk "
+                 "wrsec.tex)\n";
+    return 0;
+  }
+  wrsec::experiments::ReproduceOptions o;
+  o.profile = vm["profile"].as<std::string>();
+  o.root = vm["root"].as<std::string>();
+  if (vm.count("claims")) o.claims = vm["claims"].as<std::string>();
+  if (vm.count("out")) o.out = vm["out"].as<std::string>();
+  if (vm.count("paper-dir")) o.paper_dir = vm["paper-dir"].as<std::string>();
+  o.write_paper = vm.count("no-paper") == 0;
+  if (vm.count("seed")) o.seed = parse_count("--seed", vm["seed"].as<std::string>());
+  o.threads = parse_threads(vm);
+  omp_set_num_threads(o.threads);
+  o.log = &std::cerr;
+  const int failures = wrsec::experiments::run_reproduce(o);
+  if (failures > 0) {
+    std::cerr << "wrsec: " << failures << " claim(s) not met (see above)\n";
+    return 1;
+  }
+  return 0;
+}
+
+bool spec_mode(const std::vector<std::string>& args) {
+  for (const auto& a : args)
+    if (a == "--resume" || a.rfind("--resume=", 0) == 0) return true;
+  return !args.empty() && !args.front().empty() && args.front()[0] != '-';
+}
+
 int cmd_run(const std::vector<std::string>& args) {
+  if (spec_mode(args)) return cmd_run_spec(args);
   po::options_description opts(
       "wrsec run: play trials of one cell and report the adversary's advantage with an exact\n"
       "Clopper-Pearson bound. Component parameters: --param game.KEY=VALUE (also scheme., "
@@ -190,12 +357,7 @@ int cmd_run(const std::vector<std::string>& args) {
     std::random_device rd;
     options.seed = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();  // printed in the report
   }
-  options.threads = omp_get_max_threads();
-  if (vm.count("threads")) {
-    const auto t = parse_count("--threads", vm["threads"].as<std::string>());
-    if (t < 1 || t > 1024) throw InvalidArgument("--threads must lie in [1, 1024]");
-    options.threads = static_cast<int>(t);
-  }
+  options.threads = parse_threads(vm);
   if (vm.count("alpha")) options.alpha = vm["alpha"].as<double>();
   if (!(options.alpha > 0.0 && options.alpha < 1.0))
     throw InvalidArgument("--alpha must lie in (0, 1)");
@@ -465,7 +627,14 @@ int main(int argc, char** argv) {
   const std::string command = argc > 1 ? argv[1] : "";
   try {
     if (command == "list") return cmd_list(args);
-    if (command == "run") return cmd_run(args);
+    if (command == "run") {
+      // Under mpirun every rank runs this command; MPI lives as long as the command.
+      const auto world = wrsec::experiments::open_world(&argc, &argv);
+      g_world = world.get();
+      return cmd_run(args);
+    }
+    if (command == "merge") return cmd_merge(args);
+    if (command == "reproduce") return cmd_reproduce(args);
     if (command == "train") return cmd_train(args);
     if (command == "experiment") return cmd_experiment(args);
     if (command == "attack") return cmd_attack(args);
