@@ -7,6 +7,8 @@ packages=(
   libboost-dev libboost-program-options-dev librandom123-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   dataset-fashion-mnist
+  libopenmpi-dev openmpi-bin
+  latexmk texlive-latex-base texlive-latex-recommended texlive-pictures texlive-fonts-recommended
 )
 missing=()
 for p in "${packages[@]}"; do
