@@ -21,8 +21,8 @@ struct StopRule {
   Kind kind = Kind::never;
   double threshold = 0.0;
 
-  // Parses "none", "lower>X" or "upper<Y" (spaces allowed; X, Y finite); InvalidArgument naming
-  // the text otherwise.
+  // Parses "none" (or the empty text), "lower>X" or "upper<Y" (spaces allowed; X, Y finite
+  // normal doubles); InvalidArgument naming the text otherwise.
   static StopRule parse(const std::string& text);
   [[nodiscard]] std::string to_string() const;  // "none", "lower>0.5", "upper<0.01"
   [[nodiscard]] bool active() const { return kind != Kind::never; }

@@ -84,13 +84,19 @@ bool expand_range(const std::string& key, const std::string& text, std::vector<s
   if (!(step > 0) || hi < lo)
     throw InvalidArgument("sweep key '" + key + "': bad range '" + text +
                           "' (lo:step:hi needs step > 0 and lo <= hi)");
-  const double count = std::floor((hi - lo) / step * (1 + 1e-12) + 1e-9) + 1;
-  if (count > 100000)
-    throw InvalidArgument("sweep key '" + key + "': range '" + text +
-                          "' has more than 100000 points");
   std::int64_t ilo = 0, istep = 0, ihi = 0;
   const bool integral =
       parse_i64(parts[0], ilo) && parse_i64(parts[1], istep) && parse_i64(parts[2], ihi);
+  // Integer ranges are counted in integers (exact beyond 2^53), others with a relative slack
+  // so that 0.45:0.05:0.6 includes 0.6.
+  const double count = integral ? static_cast<double>((static_cast<std::uint64_t>(ihi) -
+                                                       static_cast<std::uint64_t>(ilo)) /
+                                                          static_cast<std::uint64_t>(istep) +
+                                                      1)
+                                : std::floor((hi - lo) / step * (1 + 1e-12) + 1e-9) + 1;
+  if (count > 100000)
+    throw InvalidArgument("sweep key '" + key + "': range '" + text +
+                          "' has more than 100000 points");
   for (std::int64_t i = 0; i < static_cast<std::int64_t>(count); ++i)
     out.push_back(integral ? std::to_string(ilo + i * istep)
                            : format_point(lo + static_cast<double>(i) * step));

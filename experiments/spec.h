@@ -18,11 +18,11 @@
 //   p0 = 0.4
 //   [sweep]                         # axes: a list "a, b, c" or an inclusive range "lo:step:hi"
 //   game.p1 = 0.45:0.05:0.6
-//   attack = quantize, quantize(bits=4 granularity=channel), prune(fraction=0.5)
+//   attack = quantize, quantize(bits=4 granularity=channel), prune(rate=0.5)
 //
 // An axis named game, scheme or attack sweeps the component id; "id(k=v k=v)" adds parameters
-// for that value. Unknown keys, missing required keys and bad values or ranges are rejected with
-// an InvalidArgument that names the key.
+// for that value (overriding the component's section for that key). Unknown keys, missing
+// required keys and bad values or ranges are rejected with an InvalidArgument naming the key.
 #include <cstdint>
 #include <filesystem>
 #include <string>

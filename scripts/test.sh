@@ -8,7 +8,8 @@ bash scripts/setup.sh
 # Formatting is part of the bar: every tracked C++ file must match .clang-format.
 git ls-files -z '*.h' '*.cpp' | xargs -0 clang-format --dry-run -Werror
 cmake --workflow --preset ci
-WRSEC_ZOO_CACHE="$PWD/build/ci/zoo-cache" ./build/ci/apps/wrsec reproduce --profile small \
+# The reproduction shares the zoo models the slow tests trained (build/ci/tests/zoo-cache).
+WRSEC_ZOO_CACHE="$PWD/build/ci/tests/zoo-cache" ./build/ci/apps/wrsec reproduce --profile small \
   --out build/ci/reproduce-small
 (cd paper && latexmk -outdir=../build/paper wrsec.tex)
 echo "paper: build/paper/wrsec.pdf"

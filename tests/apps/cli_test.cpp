@@ -2,12 +2,14 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -192,6 +194,71 @@ TEST_F(Cli, MarkThenVerifyAndBadRecords) {
   EXPECT_EQ(r5.exit_code, 2) << r5.out;
   EXPECT_FALSE(fs::exists(dir_ / "x.safetensors"));
   EXPECT_FALSE(fs::exists(dir_ / "x.json"));
+}
+
+// Spec runs: a bad spec is one line on stderr, exit 2, and no run directory; a good one writes
+// the run directory and resumes idempotently; merge and reproduce reject bad input the same way.
+TEST_F(Cli, SpecRunsMergeAndReproduceBadInput) {
+  const auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+    return (dir_ / name).string();
+  };
+  const std::string good = write("good.ini",
+                                 "game = bernoulli_ind\nattack = likelihood_ratio\ntrials = "
+                                 "300\nseed = 2\n[sweep]\ngame.p1 = 0.6, 0.7\n");
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"game = bernoulli_ind\nattack = likelihood_ratio\ntrials = 300\nseed = 2\nbogus = 1\n",
+       "'bogus'"},
+      {"game = bernoulli_ind\nattack = likelihood_ratio\nseed = 2\n", "'trials'"},
+      {"game = bernoulli_ind\nattack = likelihood_ratio\ntrials = 300\nseed = 2\n[sweep]\n"
+       "game.p1 = 0.9:0.1:0.5\n",
+       "'game.p1'"},
+      {"game = bernoulli_ind\nattack = likelihood_ratio\ntrials = 300\nseed = 2\n[game]\n"
+       "pp = 1\n",
+       "'pp'"},
+  };
+  for (std::size_t i = 0; i < bad.size(); ++i) {
+    const std::string spec = write("bad" + std::to_string(i) + ".ini", bad[i].first);
+    const auto out = dir_ / ("run" + std::to_string(i));
+    const auto r = run("run " + spec + " --out " + out.string());
+    EXPECT_EQ(r.exit_code, 2) << r.out;
+    EXPECT_NE(r.out.find(bad[i].second), std::string::npos) << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+    EXPECT_FALSE(fs::exists(out));
+  }
+  const auto out = dir_ / "ok";
+  auto r = run("run " + good + " --out " + out.string() + " --threads 2 -q");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  for (const char* f : {"spec.ini", "manifest.json", "results.jsonl", "results.csv", "report.md",
+                        "table.tex", "state/cell-00001.json"})
+    EXPECT_TRUE(fs::exists(out / f)) << f;
+  r = run("run " + good + " --out " + out.string());
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("--resume"), std::string::npos);
+  r = run("run --resume " + out.string());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("already complete"), std::string::npos);
+  r = run("run --resume " + (dir_ / "nothing").string());
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  r = run("run --resume " + out.string() + " --trials 5");
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  r = run("run " + good + " --shard 4/4 --out " + (dir_ / "s").string());
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("--shard"), std::string::npos);
+  r = run("run " + good + " --shard 0/2 --stop-when lower>0.1 --out " + (dir_ / "s").string());
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  r = run("merge " + out.string() + " --out " + (dir_ / "m").string());
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_FALSE(fs::exists(dir_ / "m"));
+  r = run("reproduce --profile nope --root " + std::string(WRSEC_SOURCE_DIR) + " --out " +
+          (dir_ / "rep").string());
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("unknown profile 'nope'"), std::string::npos) << r.out;
+  r = run("reproduce --claims " + good + " --out " + (dir_ / "rep").string());
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("not JSON"), std::string::npos) << r.out;
+  for (const char* command : {"run --help", "merge --help", "reproduce --help"})
+    EXPECT_EQ(run(command).exit_code, 0) << command;
 }
 
 }  // namespace
