@@ -26,4 +26,24 @@ double metric(const CellResult& r, const std::string& name, const char* which) {
   return w == "mean" ? m.mean() : w == "min" ? m.min : m.max;
 }
 
+std::string tex_escape(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool eq = i + 1 < s.size() && s[i + 1] == '=';
+    if (c == '>' || c == '<') {  // OT1 text fonts have no < or > glyphs
+      out += c == '>' ? (eq ? "$\\ge$" : "$>$") : (eq ? "$\\le$" : "$<$");
+      if (eq) ++i;
+    } else if (c == '_' || c == '%' || c == '&' || c == '#' || c == '$' || c == '{' || c == '}') {
+      out += '\\';
+      out += c;
+    } else if (c == '\\' || c == '^' || c == '~') {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace wrsec::experiments

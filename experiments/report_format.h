@@ -9,6 +9,10 @@ namespace wrsec::experiments {
 // "–" for NaN; scientific with 2 decimals below 1e-3 or from 1e5; else fixed with `precision`.
 [[nodiscard]] std::string fmt(double v, int precision = 4);
 
+// Text for LaTeX (OT1 fonts): escapes _ % & # $ { }, writes >= <= > < in math mode, and drops
+// replaces backslash, ^ and ~ by a space.
+[[nodiscard]] std::string tex_escape(const std::string& s);
+
 // A per-trial metric of a cell: which = "mean" | "min" | "max"; NaN when absent or all
 // non-finite.
 [[nodiscard]] double metric(const CellResult& r, const std::string& name, const char* which);

@@ -22,26 +22,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string tex(const std::string& s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    const bool eq = i + 1 < s.size() && s[i + 1] == '=';
-    if (c == '>' || c == '<') {  // OT1 text fonts have no < or > glyphs
-      out += c == '>' ? (eq ? "$\\ge$" : "$>$") : (eq ? "$\\le$" : "$<$");
-      if (eq) ++i;
-    } else if (c == '_' || c == '%' || c == '&' || c == '#' || c == '$' || c == '{' || c == '}') {
-      out += '\\';
-      out += c;
-    } else if (c == '\\' || c == '^' || c == '~') {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 double number(const json& row, const std::string& path) {
   const json v = json_at(row, path);
   if (v.is_number()) return v.get<double>();
@@ -117,9 +97,9 @@ void write_paper_inputs(const fs::path& out, const fs::path& paper, const std::s
   const auto define = [&](const std::string& name, const std::string& value) {
     macros << "\\newcommand{\\" << name << "}{" << value << "}\n";
   };
-  define("ReproProfile", tex(profile));
+  define("ReproProfile", tex_escape(profile));
   define("ReproSeed", std::to_string(options.seed));
-  define("ReproGit", tex(prov.git_describe));
+  define("ReproGit", tex_escape(prov.git_describe));
   define("ReproCores", std::to_string(prov.hardware_threads));
   define("ReproDate", utc_timestamp().substr(0, 10));
   define("ReproAlpha", "0.05");
@@ -144,9 +124,9 @@ void write_paper_inputs(const fs::path& out, const fs::path& paper, const std::s
     const std::string model = text(c, "game.params.model");
     const std::string format = text(c, "scheme.params.format");
     const double order = number(c, "scheme.params.order");
-    t << format << " & " << activation(model) << " & " << order << " & " << tex(model_label(model))
-      << " & " << text(c, "counts.n") << " & " << text(c, "counts.wins") << " & "
-      << fmt(number(c, "advantage.lower")) << " & "
+    t << format << " & " << activation(model) << " & " << order << " & "
+      << tex_escape(model_label(model)) << " & " << text(c, "counts.n") << " & "
+      << text(c, "counts.wins") << " & " << fmt(number(c, "advantage.lower")) << " & "
       << fmt(number(c, "metrics.max_error_hidden.max"), 2) << " \\\\\n";
     if (model.rfind("random:", 0) == 0 || model.rfind("llama_synthetic", 0) == 0)
       series["extraction-" + format + "-" + activation(model) + ".csv"].emplace_back(
@@ -180,15 +160,15 @@ void write_paper_inputs(const fs::path& out, const fs::path& paper, const std::s
          "& cost ratio \\\\\n\\midrule\n";
   for (const auto& c : cells) {
     if (text(c, "game.id") == "ind_release")
-      ind << text(c, "scheme.params.format") << " & " << tex(text(c, "game.params.arch")) << " & "
-          << tex(text(c, "attack.params.extractor")) << " & " << text(c, "counts.n") << " & "
-          << text(c, "counts.wins") << " & " << fmt(number(c, "advantage.estimate")) << " & "
-          << fmt(number(c, "advantage.lower")) << " & " << fmt(number(c, "advantage.upper"))
-          << " \\\\\n";
+      ind << text(c, "scheme.params.format") << " & " << tex_escape(text(c, "game.params.arch"))
+          << " & " << tex_escape(text(c, "attack.params.extractor")) << " & " << text(c, "counts.n")
+          << " & " << text(c, "counts.wins") << " & " << fmt(number(c, "advantage.estimate"))
+          << " & " << fmt(number(c, "advantage.lower")) << " & "
+          << fmt(number(c, "advantage.upper")) << " \\\\\n";
     if (text(c, "game.id") == "misuse")
       mis << text(c, "scheme.params.format") << " & " << text(c, "scheme.params.order") << " & "
-          << tex(model_label(text(c, "game.params.model"))) << " & " << text(c, "counts.n") << " & "
-          << text(c, "counts.wins") << " & " << fmt(number(c, "advantage.lower")) << " & "
+          << tex_escape(model_label(text(c, "game.params.model"))) << " & " << text(c, "counts.n")
+          << " & " << text(c, "counts.wins") << " & " << fmt(number(c, "advantage.lower")) << " & "
           << fmt(number(c, "metrics.cost_ratio.max"), 2) << " \\\\\n";
   }
   ind << "\\bottomrule\n\\end{tabular}\n";
@@ -210,7 +190,7 @@ void write_paper_inputs(const fs::path& out, const fs::path& paper, const std::s
     const bool paper_form = kind == "paper_mlp";
     const double quality =
         paper_form ? number(m, "accuracy_release") : number(m, "rel_error_release");
-    u << tex(text(m, "model")) << " & " << order << " & " << fmt(quality) << " & "
+    u << tex_escape(text(m, "model")) << " & " << order << " & " << fmt(quality) << " & "
       << fmt(number(m, "slowdown_release"), 2) << "$\\times$ & "
       << fmt(number(m, "flop_ratio_release"), 2) << "$\\times$ & "
       << fmt(number(m, "slowdown_recovered"), 2) << "$\\times$ \\\\\n";
@@ -233,7 +213,7 @@ void write_paper_inputs(const fs::path& out, const fs::path& paper, const std::s
   for (const auto& c : removal) {
     const std::string scheme = text(c, "scheme.id");
     const std::string label = attack_label(c);
-    r << tex(scheme) << " & " << tex(label) << " & " << text(c, "counts.n") << " & "
+    r << tex_escape(scheme) << " & " << tex_escape(label) << " & " << text(c, "counts.n") << " & "
       << text(c, "counts.wins") << " & " << fmt(number(c, "advantage.lower")) << " & "
       << fmt(number(c, "advantage.upper")) << " & "
       << fmt(100 * number(c, "metrics.acc_drop.mean"), 2) << " \\\\\n";
@@ -265,7 +245,7 @@ void write_paper_inputs(const fs::path& out, const fs::path& paper, const std::s
             : c.require == "<=" ? "$\\le$"
                                 : "$=$")
         << " " << fmt(c.target, c.digits);
-    cl << tex(c.text) << " & " << req.str() << " & "
+    cl << tex_escape(c.text) << " & " << req.str() << " & "
        << (outcomes[i].measured ? fmt(*outcomes[i].measured, c.digits) : "--") << " & "
        << (outcomes[i].met ? "yes" : "\\textbf{no}") << " \\\\\n";
   }

@@ -217,36 +217,6 @@ double reported_alpha(const Plan& plan, const CellState& s) {
   return definitions::spent_alpha(plan.alpha_cell(), s.looks == 0 ? 0 : s.looks - 1);
 }
 
-std::string tex_escape(const std::string& s) {
-  std::string out;
-  for (const char c : s) {
-    switch (c) {
-      case '_':
-      case '%':
-      case '&':
-      case '#':
-      case '$':
-      case '{':
-      case '}':
-        out += '\\';
-        out += c;
-        break;
-      case '\\':
-        out += "\\textbackslash{}";
-        break;
-      case '^':
-        out += "\\textasciicircum{}";
-        break;
-      case '~':
-        out += "\\textasciitilde{}";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string out = "\"";

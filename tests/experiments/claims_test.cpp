@@ -3,12 +3,14 @@
 #include "experiments/claims.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "core/errors.h"
+#include "experiments/report_format.h"
 #include "experiments/reproduce.h"
 
 namespace {
@@ -22,7 +24,7 @@ class Claims : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("wrsec_claims_" +
+           ("wrsec_claims_" + std::to_string(::getpid()) + "_" +
             std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
@@ -175,6 +177,14 @@ TEST_F(Claims, ReproduceRunsTheSpecsAndReportsUnmetClaims) {
 
   o.profile = "nope";
   EXPECT_THROW(wrsec::experiments::run_reproduce(o), wrsec::InvalidArgument);
+}
+
+TEST(TexEscape, EscapesSpecialsAndComparisons) {
+  EXPECT_EQ(wrsec::experiments::tex_escape("lsb_parity 50% & #1 {x}"),
+            "lsb\\_parity 50\\% \\& \\#1 \\{x\\}");
+  EXPECT_EQ(wrsec::experiments::tex_escape("N >= 2, p <= 1, a < b > c"),
+            "N $\\ge$ 2, p $\\le$ 1, a $<$ b $>$ c");
+  EXPECT_EQ(wrsec::experiments::tex_escape("a\\b^c~d"), "a b c d");
 }
 
 }  // namespace
