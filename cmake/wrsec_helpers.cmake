@@ -42,6 +42,10 @@ function(wrsec_add_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 600)
   endif()
+  # The sanitizer build runs only unit tests, so it does not compile the slow-only suites.
+  if(WRSEC_SANITIZE AND NOT "unit" IN_LIST ARG_LABELS)
+    return()
+  endif()
   add_executable(${name} ${ARG_SOURCES})
   # The test code itself is not hot (the libraries keep the build type's optimisation), and -O1
   # roughly halves the compile time of large test files.
