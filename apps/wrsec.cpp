@@ -262,7 +262,9 @@ int cmd_reproduce(const std::vector<std::string>& args) {
 
 bool spec_mode(const std::vector<std::string>& args) {
   for (const auto& a : args)
-    if (a == "--resume" || a.rfind("--resume=", 0) == 0) return true;
+    if (a == "--resume" || a.rfind("--resume=", 0) == 0 || a == "--spec" ||
+        a.rfind("--spec=", 0) == 0)
+      return true;
   return !args.empty() && !args.front().empty() && args.front()[0] != '-';
 }
 
@@ -293,8 +295,8 @@ int cmd_run(const std::vector<std::string>& args) {
   if (vm.count("help")) {
     std::cout << opts
               << "\nexample:\n  wrsec run --game bernoulli_ind --attack likelihood_ratio "
-                 "--trials 20000 --seed 1 --param game.p0=0.45 --param game.p1=0.55\n";
-    return 0;
+                 "--trials 20000 --seed 1 --param game.p0=0.45 --param game.p1=0.55\n\n";
+    return cmd_run_spec({"--help"});  // the other form of the command
   }
 
   wrsec::experiments::CellSpec spec;

@@ -8,6 +8,7 @@
 
 #include "core/atomic_file.h"
 #include "core/errors.h"
+#include "core/sha256.h"
 #include "experiments/claims.h"
 #include "experiments/provenance.h"
 #include "experiments/report_format.h"
@@ -332,6 +333,15 @@ int run_reproduce(const ReproduceOptions& options) {
     o.log = options.log;
     if (s.contains("trials")) o.trials = s["trials"].get<std::uint64_t>();
     if (fs::exists(dir / "manifest.json")) {
+      // Reuse a previous reproduction's run only if it ran this very spec with these overrides.
+      const json m = json::parse(read_text_file(dir / "manifest.json"));
+      json overrides = json::object();
+      if (o.trials) overrides["trials"] = *o.trials;
+      if (m.value("overrides", json()) != overrides ||
+          json_at(m, "spec.sha256") != to_hex(sha256(read_text_file(path))))
+        throw InvalidArgument("'" + dir.string() + "' holds a run of another version of '" +
+                              path.string() +
+                              "' or other trials; remove it or choose another --out");
       log("reproduce: spec " + spec.name + ": resuming " + dir.string());
       resume_run(dir,
                  RunDirOptions{options.threads, {}, {}, {}, nullptr, nullptr, options.log, {}});

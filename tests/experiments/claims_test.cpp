@@ -174,6 +174,9 @@ TEST_F(Claims, ReproduceRunsTheSpecsAndReportsUnmetClaims) {
   // A second reproduction reuses the complete run directory.
   EXPECT_EQ(wrsec::experiments::run_reproduce(o), 1);
   EXPECT_NE(log.str().find("resuming"), std::string::npos);
+  // ... but not a run of an edited spec.
+  std::ofstream(dir_ / "spec.ini", std::ios::app) << "# edited\n";
+  EXPECT_THROW(wrsec::experiments::run_reproduce(o), wrsec::InvalidArgument);
 
   o.profile = "nope";
   EXPECT_THROW(wrsec::experiments::run_reproduce(o), wrsec::InvalidArgument);
