@@ -291,14 +291,23 @@ int run_reproduce(const ReproduceOptions& options) {
   fs::create_directories(out / "runs");
 
   // Validate every spec before running anything.
-  std::vector<std::pair<fs::path, json>> specs;
+  struct SpecRun {
+    fs::path path;
+    ExperimentSpec spec;
+    json entry;
+  };
+  std::vector<SpecRun> specs;
   for (const auto& s : profile.value("specs", json::array())) {
     if (!s.is_object() || !s.contains("spec") || !s["spec"].is_string())
       throw InvalidArgument("claims file: every profile spec needs a \"spec\" path");
     const fs::path path = options.root / s["spec"].get<std::string>();
-    ExperimentSpec::load(path);
-    specs.emplace_back(path, s);
+    specs.push_back({path, ExperimentSpec::load(path), s});
   }
+  for (const auto& e : profile.value("experiments", json::array()))
+    if (const std::string name = e.value("name", "");
+        name != "taylormlp" && name != "watermark_robustness")
+      throw InvalidArgument("claims file: unknown experiment '" + name +
+                            "' (expected taylormlp or watermark_robustness)");
 
   for (const auto& e : profile.value("experiments", json::array())) {
     const std::string name = e.value("name", "");
@@ -320,13 +329,9 @@ int run_reproduce(const ReproduceOptions& options) {
       o.threads = options.threads;
       o.log = options.log;
       run_watermark_robustness(o);
-    } else {
-      throw InvalidArgument("claims file: unknown experiment '" + name +
-                            "' (expected taylormlp or watermark_robustness)");
     }
   }
-  for (const auto& [path, s] : specs) {
-    const ExperimentSpec spec = ExperimentSpec::load(path);
+  for (const auto& [path, spec, s] : specs) {
     const fs::path dir = out / "runs" / spec.name;
     RunDirOptions o;
     o.threads = options.threads;

@@ -160,9 +160,10 @@ CellCounts play_distributed(const Plan& plan, std::size_t i, TrialRange range,
   const CellInstance& cell = plan.instances[i];
   const TrialRange mine = split(range, static_cast<std::uint64_t>(comm.rank()),
                                 static_cast<std::uint64_t>(comm.size()));
+  const RunOptions run{plan.spec.seed, plan.cells[i].experiment_id(), mine, options.threads};
+  if (comm.size() == 1) return play_trials(*cell.game, cell.scheme.get(), *cell.adversary, run);
   json message;
   try {
-    const RunOptions run{plan.spec.seed, plan.cells[i].experiment_id(), mine, options.threads};
     message = {{"ok", true},
                {"counts",
                 counts_to_json(play_trials(*cell.game, cell.scheme.get(), *cell.adversary, run))}};
@@ -171,13 +172,8 @@ CellCounts play_distributed(const Plan& plan, std::size_t i, TrialRange range,
   } catch (const std::exception& e) {
     message = {{"ok", false}, {"invalid", false}, {"error", e.what()}};
   }
-  if (comm.size() == 1 && !message["ok"].get<bool>()) {
-    if (message["invalid"].get<bool>()) throw InvalidArgument(message["error"].get<std::string>());
-    throw RuntimeError(message["error"].get<std::string>());
-  }
   CellCounts total;
-  const auto all =
-      comm.size() == 1 ? std::vector<std::string>{message.dump()} : comm.allgather(message.dump());
+  const auto all = comm.allgather(message.dump());
   for (std::size_t r = 0; r < all.size(); ++r) {
     const json m = json::parse(all[r]);
     if (!m["ok"].get<bool>()) {
