@@ -14,16 +14,6 @@ std::size_t at(std::int64_t i) {
   return static_cast<std::size_t>(i);
 }
 
-double population_std(const std::vector<float>& v) {
-  if (v.empty()) return 0.0;
-  double mean = 0.0;
-  for (const float x : v) mean += double(x);
-  mean /= double(v.size());
-  double ss = 0.0;
-  for (const float x : v) ss += (double(x) - mean) * (double(x) - mean);
-  return std::sqrt(ss / double(v.size()));
-}
-
 // One hidden layer: the tensors whose rows are its units, its bias (mlp only) and the tensor
 // whose columns are its units.
 struct HiddenLayer {
@@ -43,7 +33,7 @@ void grow_rows(nn::Tensor& t, std::int64_t k) {
 // Appends k zero columns to a [m, n] matrix.
 void grow_cols(nn::Tensor& t, std::int64_t k) {
   const std::int64_t m = t.shape[0], n = t.shape[1];
-  std::vector<float> out(at(m * (n + k)), 0.0f);
+  AlignedVector<float> out(at(m * (n + k)), 0.0f);
   for (std::int64_t r = 0; r < m; ++r)
     for (std::int64_t c = 0; c < n; ++c) out[at(r * (n + k) + c)] = t.data[at(r * n + c)];
   t.shape[1] = n + k;
@@ -124,7 +114,7 @@ nn::Model DummyNeurons::remove(const nn::Model& marked,
   const bool clique = params_.kind == "clique";
   const std::int64_t k = params_.count;
   const auto sigma = [&](const std::string& name) {
-    return population_std(marked.tensors.at(name).data);
+    return nn::population_std(marked.tensors.at(name).data);
   };
   if (out.arch.kind == nn::Architecture::Kind::swiglu) {
     const std::string gate = "mlp.gate_proj.weight", up = "mlp.up_proj.weight",

@@ -15,7 +15,7 @@ std::size_t at(std::int64_t i) {
 // Rows of a [rows, cols] tensor (or entries of a vector): new row k = old row perm[k].
 void permute_rows(nn::Tensor& t, const std::vector<std::int64_t>& perm) {
   const std::int64_t cols = t.rank() == 2 ? t.shape[1] : 1;
-  std::vector<float> out(t.data.size());
+  AlignedVector<float> out(t.data.size());
   for (std::size_t k = 0; k < perm.size(); ++k)
     for (std::int64_t c = 0; c < cols; ++c)
       out[k * at(cols) + at(c)] = t.data[at(perm[k] * cols + c)];
@@ -25,7 +25,7 @@ void permute_rows(nn::Tensor& t, const std::vector<std::int64_t>& perm) {
 // Columns of a [rows, cols] tensor: new column k = old column perm[k].
 void permute_cols(nn::Tensor& t, const std::vector<std::int64_t>& perm) {
   const std::int64_t rows = t.shape[0], cols = t.shape[1];
-  std::vector<float> out(t.data.size());
+  AlignedVector<float> out(t.data.size());
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* src = t.data.data() + r * cols;
     float* dst = out.data() + r * cols;

@@ -7,20 +7,6 @@
 
 namespace wrsec::attacks {
 
-namespace {
-
-double population_std(const std::vector<float>& v) {
-  if (v.empty()) return 0.0;
-  double mean = 0.0;
-  for (const float x : v) mean += double(x);
-  mean /= double(v.size());
-  double ss = 0.0;
-  for (const float x : v) ss += (double(x) - mean) * (double(x) - mean);
-  return std::sqrt(ss / double(v.size()));
-}
-
-}  // namespace
-
 WeightNoiseParams WeightNoiseParams::from(const definitions::Params& params) {
   WeightNoiseParams p;
   p.scale = params.get_double("scale", p.scale);
@@ -40,7 +26,7 @@ nn::Model WeightNoise::remove(const nn::Model& marked,
   nn::Model out = marked;
   for (auto& [name, t] : out.tensors) {
     if (t.rank() != 2 && !params_.biases) continue;
-    const double sigma = params_.scale * population_std(t.data);
+    const double sigma = params_.scale * nn::population_std(t.data);
     if (sigma == 0.0) continue;
     Rng noise = coins.derive(name);
     for (float& v : t.data) v = static_cast<float>(double(v) + sigma * noise.normal());

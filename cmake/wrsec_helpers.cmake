@@ -14,6 +14,30 @@ function(wrsec_set_warnings target)
   endif()
 endfunction()
 
+# Numerics that do not consult the machine (docs/numerics.md). Set globally so that every
+# translation unit (libraries, tests, benchmarks) agrees; Eigen's templates must be instantiated
+# the same way everywhere. WRSEC_NUMERICS_OPTIONS / WRSEC_NUMERICS_DEFINITIONS are what a
+# plug-in built against wrsec must use too.
+#   ISA level x86-64-v3 (AVX2 + FMA) for every reduction: no -march=native, no runtime dispatch;
+#     the binaries refuse to start on a CPU without it (core/isa.cpp).
+#   -ffp-contract=off: the compiler never fuses a*b+c on its own; FMAs appear only where the code
+#     (or Eigen's kernels) asks for them, so the bits do not depend on the optimiser's choices.
+#   Eigen: fixed GEMM blocking (kc, mc, nc below) instead of blocking derived from the cache sizes
+#     CPUID reports; no CPUID at all; no Eigen-internal threading (wrsec parallelises over fixed
+#     output tiles itself).
+if(NOT CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
+  message(FATAL_ERROR "wrsec pins its numerics to the x86-64-v3 ISA level; "
+                      "${CMAKE_SYSTEM_PROCESSOR} is not supported")
+endif()
+set(WRSEC_ISA_LEVEL "x86-64-v3")
+set(WRSEC_NUMERICS_OPTIONS -march=x86-64-v3 -mtune=generic -ffp-contract=off)
+set(WRSEC_NUMERICS_DEFINITIONS
+    EIGEN_DONT_PARALLELIZE EIGEN_NO_CPUID EIGEN_TEST_SPECIFIC_BLOCKING_SIZES=1
+    EIGEN_TEST_SPECIFIC_BLOCKING_SIZE_K=256 EIGEN_TEST_SPECIFIC_BLOCKING_SIZE_M=480
+    EIGEN_TEST_SPECIFIC_BLOCKING_SIZE_N=1024 WRSEC_ISA_LEVEL="${WRSEC_ISA_LEVEL}")
+add_compile_options(${WRSEC_NUMERICS_OPTIONS})
+add_compile_definitions(${WRSEC_NUMERICS_DEFINITIONS})
+
 # Sanitizer flags apply to everything built in this tree, so set them once, globally.
 if(WRSEC_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)

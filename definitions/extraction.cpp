@@ -147,7 +147,7 @@ std::vector<std::int64_t> match_units(const Units& original, const Units& recove
 
 void permute_rows(nn::Tensor& t, const std::vector<std::int64_t>& perm) {
   const std::int64_t cols = t.rank() == 2 ? t.shape[1] : 1;
-  std::vector<float> out(t.data.size());
+  AlignedVector<float> out(t.data.size());
   for (std::size_t j = 0; j < perm.size(); ++j)
     std::copy_n(t.data.begin() + perm[j] * cols, cols, out.begin() + std::int64_t(j) * cols);
   t.data = std::move(out);
@@ -155,7 +155,7 @@ void permute_rows(nn::Tensor& t, const std::vector<std::int64_t>& perm) {
 
 void permute_cols(nn::Tensor& t, const std::vector<std::int64_t>& perm) {
   const std::int64_t rows = t.shape[0], cols = t.shape[1];
-  std::vector<float> out(t.data.size());
+  AlignedVector<float> out(t.data.size());
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t j = 0; j < cols; ++j)
       out[std::size_t(r * cols + j)] = t.data[std::size_t(r * cols + perm[std::size_t(j)])];

@@ -56,8 +56,11 @@ std::string zz_to_hex(const NTL::ZZ& z) {
   const long size = NTL::NumBytes(z);
   std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
   NTL::BytesFromZZ(bytes.data(), z, size);  // little-endian
-  std::reverse(bytes.begin(), bytes.end());
-  std::string hex = to_hex(bytes.data(), bytes.size());
+  // Big-endian copy by index (GCC 12 reports a false -Wstringop-overflow for std::reverse of a
+  // byte vector when vectorising for AVX2).
+  std::vector<unsigned char> big(bytes.size());
+  for (std::size_t i = 0; i < bytes.size(); ++i) big[i] = bytes[bytes.size() - 1 - i];
+  std::string hex = to_hex(big.data(), big.size());
   if (hex[0] == '0') hex.erase(0, 1);
   return hex;
 }

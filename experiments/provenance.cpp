@@ -10,6 +10,8 @@
 #include <ctime>
 #include <thread>
 
+#include "nn/numerics.h"
+
 #ifndef WRSEC_GIT_DESCRIBE
 #define WRSEC_GIT_DESCRIBE "unknown"
 #endif
@@ -38,6 +40,7 @@ Provenance Provenance::current(int threads) {
 #endif
   p.build_type = WRSEC_BUILD_TYPE;
   p.cxx_flags = WRSEC_CXX_FLAGS;
+  p.numerics = nn::numerics_id();
   char host[256] = {0};
   p.host = gethostname(host, sizeof(host) - 1) == 0 ? host : "unknown";
   p.threads = threads;
@@ -62,6 +65,7 @@ nlohmann::json Provenance::to_json() const {
           {"compiler", compiler},
           {"build_type", build_type},
           {"cxx_flags", cxx_flags},
+          {"numerics", numerics},
           {"host", host},
           {"threads", threads},
           {"hardware_threads", hardware_threads},

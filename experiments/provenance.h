@@ -12,6 +12,7 @@ struct Provenance {
   std::string compiler;
   std::string build_type;
   std::string cxx_flags;
+  std::string numerics;  // nn::numerics_id(): ISA level, GEMM blocking, Eigen version
   std::string host;
   int threads = 1;
   int hardware_threads = 1;

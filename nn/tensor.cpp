@@ -1,8 +1,11 @@
 #include "nn/tensor.h"
 
+#include <bit>
+#include <cmath>
 #include <sstream>
 
 #include "core/errors.h"
+#include "core/sha256.h"
 
 namespace wrsec::nn {
 
@@ -63,6 +66,31 @@ std::string Tensor::shape_string() const {
   for (std::size_t i = 0; i < shape.size(); ++i) os << (i ? ", " : "") << shape[i];
   os << ']';
   return os.str();
+}
+
+std::string tensors_digest(const TensorMap& tensors) {
+  static_assert(std::endian::native == std::endian::little, "digest assumes little-endian");
+  Sha256 h;
+  const auto u64 = [&](std::uint64_t v) { h.update(&v, sizeof v); };
+  for (const auto& [name, t] : tensors) {
+    u64(name.size());
+    h.update(name);
+    u64(t.shape.size());
+    for (const std::int64_t d : t.shape) h.update(&d, sizeof d);
+    u64(t.data.size());
+    h.update(t.data.data(), t.data.size() * sizeof(float));
+  }
+  return to_hex(h.finish());
+}
+
+double population_std(std::span<const float> values) {
+  if (values.empty()) return 0.0;
+  double mean = 0.0;
+  for (const float x : values) mean += double(x);
+  mean /= double(values.size());
+  double ss = 0.0;
+  for (const float x : values) ss += (double(x) - mean) * (double(x) - mean);
+  return std::sqrt(ss / double(values.size()));
 }
 
 }  // namespace wrsec::nn

@@ -5,8 +5,11 @@
 #include <Eigen/Core>
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
+
+#include "core/aligned.h"
 
 namespace wrsec::nn {
 
@@ -18,7 +21,7 @@ using ConstMatrixMap = Eigen::Map<const Matrix>;
 
 struct Tensor {
   std::vector<std::int64_t> shape;
-  std::vector<float> data;
+  AlignedVector<float> data;  // 64-byte aligned: see core/aligned.h
 
   Tensor() = default;
   // Zero-filled tensor of the given shape; throws InvalidArgument on negative or overflowing sizes.
@@ -45,5 +48,14 @@ using TensorMap = std::map<std::string, Tensor>;
 // Product of a shape's dimensions; throws InvalidArgument for a negative dimension or an element
 // count above 2^40 (no weight file wrsec reads is that large; guards against hostile headers).
 std::int64_t checked_numel(const std::vector<std::int64_t>& shape);
+
+// Population standard deviation sqrt(Σ(v − mean)²/n) in double, summed in index order (0 if
+// empty); the scale of weight noise and of dummy units.
+[[nodiscard]] double population_std(std::span<const float> values);
+
+// Lower-case hex SHA-256 of the tensors' bits, independent of file format and metadata: for each
+// tensor in name order, u64 name length, name, u64 rank, i64 dimensions, u64 element count and
+// the float32 values (all little-endian). Equal digests mean bit-identical weights.
+[[nodiscard]] std::string tensors_digest(const TensorMap& tensors);
 
 }  // namespace wrsec::nn

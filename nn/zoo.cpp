@@ -7,6 +7,7 @@
 #include "core/rng.h"
 #include "nn/fashion_mnist.h"
 #include "nn/metrics.h"
+#include "nn/numerics.h"
 
 #ifndef WRSEC_VERSION
 #define WRSEC_VERSION "unknown"
@@ -28,7 +29,8 @@ bool cache_matches(const std::map<std::string, std::string>& meta, const std::st
     return it == meta.end() ? std::string() : it->second;
   };
   return get("wrsec.zoo.name") == name && get("wrsec.seed") == std::to_string(seed) &&
-         get("wrsec.zoo.recipe") == std::to_string(kZooRecipeVersion);
+         get("wrsec.zoo.recipe") == std::to_string(kZooRecipeVersion) &&
+         get("wrsec.numerics") == numerics_id();
 }
 
 }  // namespace
@@ -114,6 +116,7 @@ ZooModel train_or_load(const std::string& name, std::uint64_t seed,
 
   z.metadata = {{"wrsec.zoo.name", name},
                 {"wrsec.zoo.recipe", std::to_string(kZooRecipeVersion)},
+                {"wrsec.numerics", numerics_id()},
                 {"wrsec.seed", std::to_string(seed)},
                 {"wrsec.epochs", std::to_string(config.epochs)},
                 {"wrsec.optimizer", config.describe()},

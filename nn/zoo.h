@@ -5,10 +5,12 @@
 //   recipe  = Adam (lr 1e-3, batch 128), zoo_config(name).epochs epochs, init and shuffling
 //             from Rng(seed, stable_hash("wrsec.nn.zoo/" + name), 0)
 //   file    = cache_dir / (name + "-seed" + seed + ".safetensors"), float32, with metadata
-//             wrsec.architecture, wrsec.zoo.name, wrsec.zoo.recipe, wrsec.seed, wrsec.epochs,
-//             wrsec.optimizer (JSON), wrsec.test_accuracy, wrsec.train_split, wrsec.version.
-// A cached file is reused iff its architecture, name, seed and recipe version match; otherwise
-// it is retrained and overwritten. An unreadable cache file throws (writes are atomic, so this
+//             wrsec.architecture, wrsec.zoo.name, wrsec.zoo.recipe, wrsec.numerics, wrsec.seed,
+//             wrsec.epochs, wrsec.optimizer (JSON), wrsec.test_accuracy, wrsec.train_split,
+//             wrsec.version.
+// A cached file is reused iff its architecture, name, seed, recipe version and numerics_id()
+// (nn/numerics.h: everything else that decides the bits) match; otherwise it is retrained and
+// overwritten. An unreadable cache file throws (writes are atomic, so this
 // means outside damage).
 #include <cstdint>
 #include <filesystem>

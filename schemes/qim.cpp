@@ -124,7 +124,7 @@ nn::Model Qim::embed(const nn::Model& model, const ResolvedKey& key, Rng& /*coin
   const double norm = 1 / std::sqrt(static_cast<double>(config_.support));
   for (std::size_t j = 0; j < bits->size(); ++j) {
     const Bit& b = (*bits)[j];
-    std::vector<float>& w = marked.tensors.at(b.tensor).data;
+    AlignedVector<float>& w = marked.tensors.at(b.tensor).data;
     double p = 0;
     for (std::size_t i = 0; i < b.index.size(); ++i)
       p += w[static_cast<std::size_t>(b.index[i])] * b.sign[i] * norm;
@@ -145,7 +145,7 @@ std::optional<std::vector<std::uint8_t>> Qim::read(const nn::Model& suspect,
   std::vector<std::uint8_t> out(bits->size());
   for (std::size_t j = 0; j < bits->size(); ++j) {
     const Bit& b = (*bits)[j];
-    const std::vector<float>& w = suspect.tensors.at(b.tensor).data;
+    const AlignedVector<float>& w = suspect.tensors.at(b.tensor).data;
     double p = 0;
     for (std::size_t i = 0; i < b.index.size(); ++i)
       p += w[static_cast<std::size_t>(b.index[i])] * b.sign[i] * norm;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -43,7 +44,7 @@ nn::Model make_model(nn::Architecture::Kind kind, std::vector<std::int64_t> size
 }
 
 // Element-wise relative errors |x' − x| / max(|x|, floor·rms(x)).
-std::vector<double> relative_errors(const std::vector<float>& got, const std::vector<float>& want,
+std::vector<double> relative_errors(std::span<const float> got, std::span<const float> want,
                                     double floor = 0.0) {
   EXPECT_EQ(got.size(), want.size());
   double ss = 0.0;
@@ -87,7 +88,7 @@ schemes::TaylorMlpParams paper_params(std::int64_t order, std::int64_t layer) {
 
 // A paper release built from the header formula with a given z0 (cross-checks the format).
 definitions::Artifact hand_paper_release(const nn::Model& model, Index k, int order,
-                                         const std::vector<float>& z0) {
+                                         std::span<const float> z0) {
   const auto& v = model.tensors.at("layers." + std::to_string(k) + ".weight");
   const auto& b = model.tensors.at("layers." + std::to_string(k) + ".bias");
   const auto& w = model.tensors.at("layers." + std::to_string(k + 1) + ".weight");
@@ -107,7 +108,7 @@ definitions::Artifact hand_paper_release(const nn::Model& model, Index k, int or
   }
   definitions::Artifact art;
   nn::Tensor z0t({h});
-  z0t.data = z0;
+  z0t.data.assign(z0.begin(), z0.end());
   art.tensors.emplace("taylor.V", v);
   art.tensors.emplace("taylor.z0", std::move(z0t));
   art.tensors.emplace("taylor.theta", std::move(theta));

@@ -98,7 +98,7 @@ nn::Model one_layer(const std::vector<std::vector<float>>& rows, std::vector<flo
   for (std::size_t i = 0; i < rows.size(); ++i)
     for (std::size_t j = 0; j < rows[i].size(); ++j) w.data[i * rows[i].size() + j] = rows[i][j];
   nn::Tensor b({arch.sizes[1]});
-  if (!bias.empty()) b.data = std::move(bias);
+  if (!bias.empty()) b.data.assign(bias.begin(), bias.end());
   nn::Model m(arch, {{"layers.0.weight", std::move(w)}, {"layers.0.bias", std::move(b)}});
   m.validate();
   return m;
@@ -239,7 +239,7 @@ TEST(Quantize, GoldenValues8And4Bits) {
             expected_dequant({7, -4, 2, 1, 0, -2}, 1.0 / 7.0));
   // 4 bits, per channel: row 0 as above; row 1 has s = 0.3/7: 0.1/s = 2.33, 0.02/s = 0.47.
   const nn::Model c4 = run("quantize", {{"bits", "4"}, {"granularity", "channel"}}, m);
-  const std::vector<float>& got = c4.tensors.at("layers.0.weight").data;
+  const auto& got = c4.tensors.at("layers.0.weight").data;
   const std::vector<float> row0 = expected_dequant({7, -4, 2}, 1.0 / 7.0);
   const std::vector<float> row1 = expected_dequant({2, 0, -7}, double(0.3f) / 7.0);
   EXPECT_EQ(std::vector<float>(got.begin(), got.begin() + 3), row0);
@@ -322,7 +322,7 @@ TEST(Quantize, PerChannelBeatsPerTensor) {
 TEST(Quantize, ZeroRowUnchanged) {
   const nn::Model m = one_layer({{0, 0, 0}, {0.75f, -0.4f, 0.1f}});
   const nn::Model q = run("quantize", {{"bits", "3"}, {"granularity", "channel"}}, m);
-  const std::vector<float>& d = q.tensors.at("layers.0.weight").data;
+  const auto& d = q.tensors.at("layers.0.weight").data;
   EXPECT_EQ(d[0], 0.0f);
   EXPECT_EQ(d[1], 0.0f);
   EXPECT_EQ(d[2], 0.0f);
@@ -469,7 +469,9 @@ TEST(Permute, SameFunctionNewWeights) {
     EXPECT_EQ(p.tensors.at("layers.2.bias"), m.tensors.at("layers.2.bias"));
     // The hidden biases are the same multiset, reordered.
     for (const char* name : {"layers.0.bias", "layers.1.bias"}) {
-      std::vector<float> a = m.tensors.at(name).data, b = p.tensors.at(name).data;
+      const auto& ma = m.tensors.at(name).data;
+      const auto& pb = p.tensors.at(name).data;
+      std::vector<float> a(ma.begin(), ma.end()), b(pb.begin(), pb.end());
       EXPECT_NE(a, b);
       std::sort(a.begin(), a.end());
       std::sort(b.begin(), b.end());

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -126,7 +127,7 @@ TEST(SyntheticLlamaBlock, Statistics) {
   Rng rng = rng_for(7);
   const nn::Model m = nn::synthetic_llama_block(64, 96, rng);
   EXPECT_EQ(m.arch, nn::Architecture::parse("swiglu:64,96:silu"));
-  const auto std_of = [](const std::vector<float>& v, std::size_t begin, std::size_t end) {
+  const auto std_of = [](std::span<const float> v, std::size_t begin, std::size_t end) {
     double s = 0, s2 = 0;
     for (std::size_t i = begin; i < end; ++i) {
       s += v[i];
@@ -142,7 +143,7 @@ TEST(SyntheticLlamaBlock, Statistics) {
   EXPECT_NEAR(std_of(down, 0, down.size()), 0.02, 0.002);
   // Spread of log(row std) over the 96 rows: about 0.25 for the gate (row scale e^{0.25ξ}), about
   // 1/√128 ≈ 0.09 (sampling noise of 64 entries) for the up projection.
-  const auto log_row_std_spread = [&](const std::vector<float>& w) {
+  const auto log_row_std_spread = [&](std::span<const float> w) {
     std::vector<double> logs;
     for (std::size_t r = 0; r < 96; ++r) logs.push_back(std::log(std_of(w, r * 64, r * 64 + 64)));
     double s = 0, s2 = 0;

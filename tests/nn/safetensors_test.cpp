@@ -73,7 +73,7 @@ std::string read_bytes(const fs::path& path) {
 Tensor make_tensor(std::vector<std::int64_t> shape, std::vector<float> data) {
   Tensor t;
   t.shape = std::move(shape);
-  t.data = std::move(data);
+  t.data.assign(data.begin(), data.end());
   return t;
 }
 

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -780,7 +781,7 @@ QimRun qim_release(const ParamMap& params, std::uint64_t key_seed, const nn::Mod
   return run;
 }
 
-double max_abs(const std::vector<float>& v) {
+double max_abs(std::span<const float> v) {
   double m = 0;
   for (float x : v) m = std::max(m, static_cast<double>(std::fabs(x)));
   return m;
