@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, then configure → build → test with warnings as
-# errors and MPI (workflow preset "ci": all labels), the paper's small reproduction (every claim
+# errors and MPI (workflow preset "ci": every label), the paper's small reproduction (every claim
 # of paper/claims.json checked on a fresh run) and its PDF, then the unit tests under ASan+UBSan.
+# Each step prints its wall time, and the total at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+start=$SECONDS
+step() {  # step NAME COMMAND...: runs the command and reports its wall time
+  local name=$1 t0=$SECONDS
+  shift
+  echo "== test.sh: $name" >&2
+  "$@"
+  echo "== test.sh: $name took $((SECONDS - t0)) s (total $((SECONDS - start)) s)" >&2
+}
+step "packages" bash scripts/setup.sh
 # Formatting is part of the bar: every tracked C++ file must match .clang-format.
-git ls-files -z '*.h' '*.cpp' | xargs -0 clang-format --dry-run -Werror
-cmake --workflow --preset ci
+step "clang-format" bash -c "git ls-files -z '*.h' '*.cpp' | xargs -0 clang-format --dry-run -Werror"
+step "build and test (ci preset)" cmake --workflow --preset ci
 # The reproduction shares the zoo models the slow tests trained (build/ci/tests/zoo-cache).
-WRSEC_ZOO_CACHE="$PWD/build/ci/tests/zoo-cache" ./build/ci/apps/wrsec reproduce --profile small \
-  --out build/ci/reproduce-small
-(cd paper && latexmk -outdir=../build/paper wrsec.tex)
+step "paper reproduction (small)" env WRSEC_ZOO_CACHE="$PWD/build/ci/tests/zoo-cache" \
+  ./build/ci/apps/wrsec reproduce --profile small --out build/ci/reproduce-small
+step "paper PDF" bash -c "cd paper && latexmk -outdir=../build/paper wrsec.tex"
 echo "paper: build/paper/wrsec.pdf"
-cmake --workflow --preset asan-ubsan
+step "build and test (asan-ubsan preset)" cmake --workflow --preset asan-ubsan
+echo "test.sh: all steps passed in $((SECONDS - start)) s" >&2
