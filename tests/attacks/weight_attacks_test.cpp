@@ -25,6 +25,7 @@
 #include "core/errors.h"
 #include "definitions/params.h"
 #include "definitions/registry.h"
+#include "definitions/statistics.h"
 #include "nn/model.h"
 
 namespace wrsec::attacks {
@@ -454,8 +455,15 @@ TEST(Permute, RandomPermutationIsUniform) {
   std::map<std::vector<std::int64_t>, int> counts;
   for (int t = 0; t < 60000; ++t) ++counts[random_permutation(3, rng)];
   ASSERT_EQ(counts.size(), 6u);
-  // sd ≈ 91; the naive shuffle (swap with below(n)) gives 8889 / 11111.
-  for (const auto& [p, c] : counts) EXPECT_NEAR(c, 10000, 450);
+  // Each count ~ Bin(60000, 1/6), sd ≈ 91: each tail at 1e-6/12, so a uniform shuffle fails by
+  // chance with probability <= 1e-6 (it passes within about ±5.2 sd; the former ±450 failed with
+  // 5e-6). The naive shuffle (swap with below(n)) gives 8889 / 11111.
+  const double tail = std::log2(1e-6 / 12);
+  for (const auto& [p, c] : counts) {
+    const auto k = static_cast<std::uint64_t>(c);
+    EXPECT_GT(definitions::log2_binomial_tail(k, 60000, 1.0 / 6), tail) << c;
+    EXPECT_GT(definitions::log2_binomial_tail(60000 - k, 60000, 5.0 / 6), tail) << c;
+  }
 }
 
 TEST(Permute, SameFunctionNewWeights) {

@@ -69,6 +69,11 @@ TEST(Rng, UniformMomentsAndRange) {
   EXPECT_NEAR(sum2 / n, 1.0 / 3.0, 0.004);
 }
 
+// Sample statistics of the generator: each tolerance is kZ standard deviations of the statistic,
+// so that an unbiased generator fails a check by chance with probability ~1.2e-7 (normal tails;
+// n >= 200000 draws), below 1e-6 for all checks of a test together.
+constexpr double kZ = 5.3;
+
 TEST(Rng, BelowIsUnbiasedAndInRange) {
   Rng r(3, 3, 3);
   int counts[3] = {0, 0, 0};
@@ -78,7 +83,8 @@ TEST(Rng, BelowIsUnbiasedAndInRange) {
     ASSERT_LT(v, 3u);
     ++counts[v];
   }
-  for (int c : counts) EXPECT_NEAR(c, n / 3.0, 5 * std::sqrt(n * 2.0 / 9.0));
+  // Each count ~ Bin(n, 1/3): sd √(n·2/9) = 258.
+  for (int c : counts) EXPECT_NEAR(c, n / 3.0, kZ * std::sqrt(n * 2.0 / 9.0));
   EXPECT_THROW(r.below(0), InvalidArgument);
 }
 
@@ -92,9 +98,10 @@ TEST(Rng, NormalMoments) {
     sum2 += z * z;
     sum4 += z * z * z * z;
   }
-  EXPECT_NEAR(sum / n, 0.0, 0.012);
-  EXPECT_NEAR(sum2 / n, 1.0, 0.015);
-  EXPECT_NEAR(sum4 / n, 3.0, 0.08);
+  // Var z = 1, Var z² = 2, Var z⁴ = E z⁸ − 9 = 96: the means have sd √(v/n).
+  EXPECT_NEAR(sum / n, 0.0, kZ * std::sqrt(1.0 / n));    // 0.0119
+  EXPECT_NEAR(sum2 / n, 1.0, kZ * std::sqrt(2.0 / n));   // 0.0168
+  EXPECT_NEAR(sum4 / n, 3.0, kZ * std::sqrt(96.0 / n));  // 0.116
 }
 
 TEST(Rng, BernoulliRejectsBadProbability) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/errors.h"
+#include "definitions/statistics.h"
 
 namespace wrsec::definitions {
 namespace {
@@ -317,9 +318,16 @@ TEST(MarkKey, MessageBits) {
     ones += ma[i];
     agree += ma[i] == mb[i];
   }
-  const double four_sigma = 4.0 * std::sqrt(kBits * 0.25);
-  EXPECT_LT(std::abs(static_cast<double>(ones) - kBits / 2.0), four_sigma) << ones;
-  EXPECT_LT(std::abs(static_cast<double>(agree) - kBits / 2.0), four_sigma) << agree;
+  // Both counts ~ Bin(4096, 1/2) for uniform independent bits: each tail at 2.5e-7, so the two
+  // checks fail by chance with probability <= 1e-6 (about ±5 sd, [1887, 2209]; the former ±4 sd
+  // failed with probability 1.3e-4).
+  const auto within = [](std::size_t k) {
+    const double tail = std::log2(2.5e-7);
+    return definitions::log2_binomial_tail(k, kBits, 0.5) > tail &&
+           definitions::log2_binomial_tail(kBits - k, kBits, 0.5) > tail;
+  };
+  EXPECT_TRUE(within(ones)) << ones;
+  EXPECT_TRUE(within(agree)) << agree;
 }
 
 TEST(PublicKeyJson, RoundTrip) {

@@ -153,7 +153,9 @@ TEST(SyntheticLlamaBlock, Statistics) {
     }
     return std::sqrt(s2 / 96 - (s / 96) * (s / 96));
   };
-  EXPECT_GT(log_row_std_spread(gate), 0.18);
+  // Measured over 300 seeds: gate mean 0.264, sd 0.018; up mean 0.090, sd 0.0065. Each bound is
+  // >= 5.2 sd away (one-sided normal tail < 1e-7); 0.18 was 4.6 sd (2e-6).
+  EXPECT_GT(log_row_std_spread(gate), 0.17);
   EXPECT_LT(log_row_std_spread(gate), 0.40);
   EXPECT_LT(log_row_std_spread(up), 0.14);
 }

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "core/errors.h"
 #include "core/rng.h"
+#include "definitions/statistics.h"
 
 namespace wrsec::experiments {
 namespace {
@@ -47,10 +49,13 @@ TEST(NullCalibration, StrictRuleKeepsTheNominalRate) {
     ASSERT_TRUE(t.quantile.has_value());
     above += rng.uniform() > *t.quantile ? 1 : 0;
   }
-  const double rate = double(above) / reps;
-  // Expected exactly 0.05; 4 standard deviations of the binomial count above.
-  EXPECT_LE(rate, p + 4 * std::sqrt(p * (1 - p) / reps));
-  EXPECT_GE(rate, p - 4 * std::sqrt(p * (1 - p) / reps));
+  // above ~ Bin(4000, 0.05) exactly: each tail at 5e-7, so a correct rule fails by chance with
+  // probability <= 1e-6 (it passes for 136..271 of 4000, −4.6 to +5.2 sd; the former ±4 sd failed
+  // with probability 6e-5).
+  const double tail = std::log2(5e-7);
+  const auto n = static_cast<std::uint64_t>(reps), k = static_cast<std::uint64_t>(above);
+  EXPECT_GT(definitions::log2_binomial_tail(k, n, p), tail) << above << " of " << reps;
+  EXPECT_GT(definitions::log2_binomial_tail(n - k, n, 1 - p), tail) << above << " of " << reps;
 }
 
 TEST(NullCalibration, TiesWithTheThresholdAreRejected) {

@@ -153,9 +153,13 @@ TEST(ExtractionGames, CountsAndMetricsIndependentOfThreadsAndShards) {
     const char* game;
     std::map<std::string, std::string> params;
   };
+  // The thresholds put NoisyCopy's win rate near the middle (measured over seeds 5..8: 52-61 of
+  // 80 for param_extraction, 27-38 of 80 for misuse at epsilon 0.04; at 0.01 it was 6-11 of 80,
+  // and 0 of 80 would have had probability 0.9^80 = 2e-4), so 0 < wins < 80 below fails by chance
+  // with probability < 1e-12.
   for (const Case& c :
        {Case{"param_extraction", {{"model", kModel}, {"rho", "0.5"}}},
-        Case{"misuse", {{"model", kModel}, {"eval_samples", "16"}, {"epsilon", "0.01"}}}}) {
+        Case{"misuse", {{"model", kModel}, {"eval_samples", "16"}, {"epsilon", "0.04"}}}}) {
     const auto game = catalog.games.create(c.game, Params(c.params));
     const auto play = [&](const definitions::Adversary& adv, experiments::TrialRange range,
                           int threads) {

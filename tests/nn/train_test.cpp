@@ -4,12 +4,14 @@
 #include <omp.h>
 #include <Eigen/Core>
 
+#include <cstdint>
 #include <cstring>
 
 #include "core/errors.h"
 #include "core/rng.h"
 #include "nn/metrics.h"
 #include "tests/nn/grad_check.h"
+#include "tests/support/binomial_margin.h"
 
 namespace wrsec::nn {
 namespace {
@@ -37,6 +39,8 @@ Synthetic synthetic(std::int64_t n, std::int64_t d, int classes, std::uint64_t s
 Architecture mlp(std::vector<std::int64_t> sizes, Activation a) {
   return {Architecture::Kind::mlp, std::move(sizes), a};
 }
+
+using test_support::at_least;
 
 // Trains a fresh model with the given thread count and returns its tensors.
 TensorMap train_with_threads(int threads, Optimizer opt) {
@@ -115,19 +119,36 @@ TEST(Train, LearnsASyntheticTask) {
   (void)test_set;
 }
 
+// Whether a trained model fits a given extra example is a trained outcome (one different rounding
+// gives another model), so the claim is statistical: 2 independent replicas, each memorising 6
+// extra examples labelled against the teacher of the training data. Measured over 200 replicas:
+// 1189 of 1200 extra examples learnt (95% CP lower bound 0.985), and 27 of 1200 (the teacher's
+// errors) when the extra examples are left out. So at least at_least(12, 0.95) = 6 of 12 must be
+// learnt: a false failure has probability <= 1e-6 (4e-12 at the measured rate), and ignoring the
+// extra examples fails (P[Bin(12, 0.03) >= 6] = 6e-7).
 TEST(Train, ExtraExamplesAreLearned) {
-  const Synthetic data = synthetic(300, 10, 3, 6);
-  Synthetic flipped = synthetic(6, 10, 3, 7);
-  for (auto& y : flipped.y) y = (y + 1) % 3;  // contradict the teacher
-  Rng rng(2, 2, 2);
-  Model m = Model::init(mlp({10, 64, 3}, Activation::silu), rng);
-  TrainConfig c;
-  c.epochs = 60;
-  c.batch_size = 30;
-  c.learning_rate = 3e-3;
-  c.extra_examples = ExtraExamples{flipped.x, flipped.y, 3};
-  (void)train(m, data.x, data.y, c, rng);
-  EXPECT_EQ(accuracy(m, flipped.x, flipped.y), 1.0);
+  constexpr std::int64_t kReplicas = 2, kExtra = 6;
+  // One teacher: rows [0, 300) are the training data, the rest the extra examples.
+  const Synthetic all = synthetic(300 + kReplicas * kExtra, 10, 3, 6);
+  const Matrix x = all.x.topRows(300);
+  const Labels y(all.y.begin(), all.y.begin() + 300);
+  std::int64_t learnt = 0;
+  for (std::int64_t r = 0; r < kReplicas; ++r) {
+    const auto first = static_cast<std::ptrdiff_t>(300 + r * kExtra);
+    Synthetic flipped{all.x.middleRows(first, kExtra),
+                      Labels(all.y.begin() + first, all.y.begin() + first + kExtra)};
+    for (auto& label : flipped.y) label = (label + 1) % 3;  // contradict the teacher
+    Rng rng(2, 2, 2 + static_cast<std::uint64_t>(r));
+    Model m = Model::init(mlp({10, 64, 3}, Activation::silu), rng);
+    TrainConfig c;
+    c.epochs = 60;
+    c.batch_size = 30;
+    c.learning_rate = 3e-3;
+    c.extra_examples = ExtraExamples{flipped.x, flipped.y, 3};
+    (void)train(m, x, y, c, rng);
+    learnt += static_cast<std::int64_t>(std::lround(kExtra * accuracy(m, flipped.x, flipped.y)));
+  }
+  EXPECT_GE(learnt, at_least(kReplicas * kExtra, 0.95, 1e-6)) << learnt << " of 12 learnt";
 }
 
 TEST(Train, ExtraLossGradientIsApplied) {
@@ -267,10 +288,18 @@ TEST(Distillation, TrainingOnSoftTargetsDrivesKlDown) {
   const TrainReport r = train(student, data.x, Labels{}, c, rng.derive("train"));
   ASSERT_EQ(r.epoch_loss.size(), 15u);
   EXPECT_LT(r.epoch_loss.back(), 0.3 * r.epoch_loss.front());
+  // The student is a trained model: one different rounding gives another. Over 200 students
+  // (other init and shuffling seeds): loss ratio worst 0.162; KL ratio mean 0.139, sd 0.023, worst
+  // 0.205; agreement on the 500 held-out points mean 0.835, worst 0.802. So the KL bound is 0.3
+  // (7 sd above the mean; 0.2 was 2.7 sd), and the agreement is a count of 500 with a binomial
+  // margin: at least at_least(500, 0.8, 1e-6) = 356 (0.712) for a true agreement >= 0.8. An
+  // untrained student has KL ratio 1.
   const double kl_before = kl_divergence(teacher, start, held_out.x).mean;
   const double kl_after = kl_divergence(teacher, student, held_out.x).mean;
-  EXPECT_LT(kl_after, 0.2 * kl_before) << kl_before << " -> " << kl_after;
-  EXPECT_GT(argmax_agreement(teacher, student, held_out.x), 0.8);
+  EXPECT_LT(kl_after, 0.3 * kl_before) << kl_before << " -> " << kl_after;
+  const auto agree =
+      static_cast<std::int64_t>(std::lround(500 * argmax_agreement(teacher, student, held_out.x)));
+  EXPECT_GE(agree, at_least(500, 0.8, 1e-6)) << agree << " of 500";
 
   // Labels are unused when given: bit-identical result.
   Model with_labels = start;

@@ -40,6 +40,7 @@
 #include "schemes/trigger_set.h"
 #include "schemes/uchida.h"
 #include "schemes/watermark.h"
+#include "tests/support/binomial_margin.h"
 
 namespace wrsec::schemes {
 namespace {
@@ -219,6 +220,52 @@ std::size_t count_matches(const std::vector<std::uint8_t>& a, const std::vector<
   return m;
 }
 
+// ---- Statistical margins --------------------------------------------------------------------
+// What a fine-tuning embedding (uchida, trigger_set) achieves, and what a trained model or a key
+// derived from a trained model's digest shows under the null, are random quantities: one different
+// rounding in training gives another model. Assertions on them fail by chance with probability at
+// most kFalseFailure; a raw-weight scheme's embedding of a random (untrained) model is exact or
+// deterministic and keeps its exact assertions.
+
+using test_support::at_least;
+using test_support::at_most;
+using test_support::kFalseFailure;
+
+// A lower bound, with room to spare, on the probability that a fine-tuning embedding carries a
+// given symbol (both loop until every symbol reads back, up to max_epochs). Measured over 16
+// releases with test_params under two GEMM blockings (Eigen cache sizes, so different roundings):
+// trigger_set missed 2 of 1600 triggers (its loop often runs to max_epochs), uchida 0 of 512 bits
+// (it never needed more than half its max_epochs); the 95% CP upper bounds on the miss rates are
+// 3.9e-3 and 5.8e-3.
+double symbol_rate(const std::string& id) {
+  return id == "trigger_set" ? 0.95 : 0.99;
+}
+
+// The symbols a freshly marked model must carry: every one for the raw-weight schemes (exact by
+// construction, or a deterministic computation on a random model with a wide margin), otherwise at
+// least at_least(T, symbol_rate): 82 of 100 triggers, 27 of 32 uchida bits. Both are above the
+// binomial rule's acceptance threshold at target_fpr 1e-3 (21 of 100, 26 of 32), and far above
+// what an unmarked model shows (10 of 100, 16 of 32 on average).
+std::uint64_t min_carried(const std::string& id, std::uint64_t symbols) {
+  return trains(id) ? at_least(symbols, symbol_rate(id)) : symbols;
+}
+
+// A model that does not carry the key's mark: its matches follow Bin(T, p0) exactly (the symbols
+// are uniform and independent of the model). Verify's decision then rejects with probability >=
+// 1 - target_fpr only, so where the model or the key comes from training (and so changes with
+// one rounding) the test asserts the null's 1 - kFalseFailure quantile instead (27 of 100, 29 of
+// 32); the decision itself is asserted only where it is deterministic (`decision_is_fixed`).
+void expect_unmarked(const VerifyResult& v, std::uint64_t symbols, double p0,
+                     bool decision_is_fixed, const std::string& what) {
+  EXPECT_FALSE(v.details.contains("rejected")) << what << ": " << v.details.dump();
+  EXPECT_EQ(v.bits, symbols) << what;
+  EXPECT_LE(v.matches, at_most(symbols, p0)) << what;
+  if (decision_is_fixed) {
+    EXPECT_FALSE(v.accepted) << what;
+  }
+  EXPECT_EQ(v.accepted, v.log2_p <= std::log2(1e-3)) << what;
+}
+
 bool rejected(const VerifyResult& r) {
   return !r.accepted && r.details.contains("rejected") && r.details["rejected"].is_string() &&
          !r.details["rejected"].get<std::string>().empty();
@@ -269,7 +316,8 @@ TEST_P(EveryScheme, CapabilitiesAndInfer) {
   }
 }
 
-// (1) Release → Verify(secret, marked model) accepts with every symbol matching.
+// (1) Release → Verify(secret, marked model) accepts with every symbol matching (raw-weight
+// schemes), or at least min_carried of them (the fine-tuning schemes: see symbol_rate).
 TEST_P(EveryScheme, MarkedModelVerifiesWithAllSymbols) {
   const std::string id = GetParam();
   const auto& r = released(id);
@@ -314,18 +362,23 @@ TEST_P(EveryScheme, MarkedModelVerifiesWithAllSymbols) {
   EXPECT_TRUE(v.accepted) << v.details.dump();
   EXPECT_FALSE(v.details.contains("rejected"));
   EXPECT_EQ(v.bits, symbols);
-  EXPECT_EQ(v.matches, symbols);
+  EXPECT_GE(v.matches, min_carried(id, symbols)) << v.matches << " of " << symbols;
   EXPECT_DOUBLE_EQ(v.p0, p0);
   EXPECT_DOUBLE_EQ(v.target_fpr, 1e-3);
-  // P[Bin(T, p0) >= T] = p0^T.
-  EXPECT_NEAR(v.log2_p, static_cast<double>(symbols) * std::log2(p0), 1e-9 * symbols);
+  // log2 P[Bin(T, p0) >= matches] (p0^T when every symbol matches).
+  EXPECT_NEAR(v.log2_p, log2_tail_reference(v.matches, symbols, p0), 1e-9 * symbols);
   EXPECT_EQ(v.details.at("rule"), "binomial p <= target_fpr");
-  // The symbols read are the key's message m = K.message_bits(T) (trigger labels for trigger_set).
-  EXPECT_EQ(v.extracted, expected_symbols_of(id, claim));
-  // The unmarked model does not carry the mark.
-  const VerifyResult before = r.scheme->verify(r.rel.secret, r.base);
-  EXPECT_FALSE(before.accepted);
-  EXPECT_LT(before.matches, symbols);
+  // The symbols read are compared with the key's message m = K.message_bits(T) (trigger labels
+  // for trigger_set): all of them equal it for the raw-weight schemes.
+  const auto expected = expected_symbols_of(id, claim);
+  ASSERT_EQ(v.extracted.size(), symbols);
+  EXPECT_EQ(count_matches(v.extracted, expected), v.matches);
+  if (!trains(id)) {
+    EXPECT_EQ(v.extracted, expected);
+  }
+  // The unmarked model does not carry the mark (for the fine-tuning schemes both the trained base
+  // and the key, which signs its digest, change with one rounding).
+  expect_unmarked(r.scheme->verify(r.rel.secret, r.base), symbols, p0, !trains(id), "base");
 }
 
 // (2) Independent models: rejected, match counts as under the null Bin(T, p0).
@@ -333,12 +386,13 @@ TEST_P(EveryScheme, IndependentModelsFollowTheNull) {
   const std::string id = GetParam();
   const auto& r = released(id);
   const nn::Model independent = random_model(2);
-  const VerifyResult own = r.scheme->verify(r.rel.secret, independent);
-  EXPECT_FALSE(own.accepted) << own.details.dump();
-  EXPECT_FALSE(own.details.contains("rejected"));  // it fits: a statistical rejection
-
   const double p0 = id == "trigger_set" ? 0.1 : 0.5;
   const std::uint64_t symbols = id == "trigger_set" ? 100 : 32;
+  // It fits (not "rejected"), and its matches are those of the null (the release key of a
+  // fine-tuning scheme signs the trained base's digest, so it changes with one rounding).
+  expect_unmarked(r.scheme->verify(r.rel.secret, independent), symbols, p0, !trains(id),
+                  "independent model");
+
   constexpr int kKeys = 30;
   std::uint64_t total = 0, accepted = 0;
   for (int i = 0; i < kKeys; ++i) {
@@ -354,11 +408,14 @@ TEST_P(EveryScheme, IndependentModelsFollowTheNull) {
     total += v.matches;
     accepted += v.accepted ? 1 : 0;
   }
-  const double n = static_cast<double>(kKeys * symbols);
-  const double sigma = std::sqrt(n * p0 * (1 - p0));
-  EXPECT_LE(std::fabs(static_cast<double>(total) - n * p0), 5 * sigma)
-      << "total matches " << total << " of " << n;
-  EXPECT_LE(accepted, 1U) << "false positives at target_fpr 1e-3 over " << kKeys << " keys";
+  // total ~ Bin(30·T, p0) exactly: both tails at kFalseFailure/2 (about ±5 sd: [404, 556] of 960,
+  // [223, 383] of 3000). The keys of the fine-tuning schemes sign the trained base's digest.
+  const std::uint64_t n = kKeys * symbols;
+  EXPECT_GE(total, at_least(n, p0, kFalseFailure / 2)) << "total matches " << total << " of " << n;
+  EXPECT_LE(total, at_most(n, p0, kFalseFailure / 2)) << "total matches " << total << " of " << n;
+  // Each key accepts with probability <= target_fpr = 1e-3: at most 3 of 30 (P[more] < 3e-8).
+  EXPECT_LE(accepted, at_most(kKeys, 1e-3))
+      << "false positives at target_fpr 1e-3 over " << kKeys << " keys";
 }
 
 // (3) Release is a deterministic function of (model, coins); other coins give another key.
@@ -454,9 +511,13 @@ TEST_P(EveryScheme, ForOwnerIsTheSameAlgorithmUnderAnotherIdentity) {
   // The other identity's claim verifies under the original scheme object (Verify is public).
   EXPECT_TRUE(r.scheme->verify(rel.secret, marked).accepted);
   EXPECT_TRUE(other->verify(r.rel.secret, r.marked).accepted);
-  // Its mark is not the owner's.
-  EXPECT_FALSE(r.scheme->verify(r.rel.secret, marked).accepted);
-  EXPECT_FALSE(r.scheme->verify(rel.secret, r.marked).accepted);
+  // Its mark is not the owner's: each key reads the other's marked model as under the null.
+  const std::uint64_t symbols = id == "trigger_set" ? 100 : 32;
+  const double p0 = id == "trigger_set" ? 0.1 : 0.5;
+  expect_unmarked(r.scheme->verify(r.rel.secret, marked), symbols, p0, !trains(id),
+                  "owner's key, other's model");
+  expect_unmarked(r.scheme->verify(rel.secret, r.marked), symbols, p0, !trains(id),
+                  "other's key, owner's model");
   EXPECT_NE(rel.artifact.tensors, r.rel.artifact.tensors);
 }
 
@@ -558,10 +619,9 @@ TEST_P(EveryScheme, SuspectsThatDoNotFitAreRejected) {
     // Black-box: hidden sizes do not matter, the input and output sizes do.
     misfits.push_back(random_model(4, "mlp:100,64,10:relu"));
     misfits.push_back(random_model(4, "mlp:784,64,5:relu"));
-    const VerifyResult other_hidden =
-        r.scheme->verify(r.rel.secret, random_model(4, "mlp:784,72,64,10:relu"));
-    EXPECT_FALSE(other_hidden.details.contains("rejected"));
-    EXPECT_FALSE(other_hidden.accepted);
+    // It is read, as an independent model under a key that signs the trained base's digest.
+    expect_unmarked(r.scheme->verify(r.rel.secret, random_model(4, "mlp:784,72,64,10:relu")), 100,
+                    0.1, false, "other hidden sizes");
   } else {
     misfits.push_back(random_model(4, "mlp:784,72,64,10:relu"));
     misfits.push_back(random_model(4, "mlp:784,32,64,10:relu"));
@@ -950,8 +1010,10 @@ TEST(SpreadSpectrum, ZScoreDetector) {
   ASSERT_TRUE(v.details.contains("zscore"));
   const double z = v.details["zscore"]["z"].get<double>();
   EXPECT_GT(z, 10);
-  // Σ_j of the signal α·k per bit over σ̂·√(kT): about strength·√T = 6·√32 ≈ 34.
-  EXPECT_NEAR(z, 6 * std::sqrt(32.0), 3);
+  // Σ_j of the signal α·k per bit over σ̂·√(kT): about strength·√T = 6·√32 ≈ 34 (33.6 with σ̂
+  // including the mark), plus the host's N(0, 1): within 5.5 fails by chance with probability
+  // < 1e-6 (3 did with 5e-3).
+  EXPECT_NEAR(z, 6 * std::sqrt(32.0), 5.5);
   EXPECT_TRUE(v.accepted);
   EXPECT_EQ(v.details.at("rule"), "zero-bit z-score: P[N(0,1) >= z] <= target_fpr");
   EXPECT_NEAR(v.log2_p, std::log2(0.5 * std::erfc(z / std::sqrt(2.0))), 1e-6 * std::fabs(v.log2_p));
@@ -961,17 +1023,18 @@ TEST(SpreadSpectrum, ZScoreDetector) {
   EXPECT_DOUBLE_EQ(bits.details["zscore"]["z"].get<double>(), z);
   EXPECT_EQ(bits.details.at("rule"), "binomial p <= target_fpr");
   EXPECT_NEAR(bits.log2_p, -32, 1e-9);
-  // Independent models: |z| < 5 and rejected.
+  // Independent models: z ~ N(0, 1), |z| < 5.7 (P[|z| >= 5.7] = 1.2e-8 per model, 1.2e-7 for
+  // the 10) and rejected.
   double sum_z = 0;
   for (std::uint64_t seed = 10; seed < 20; ++seed) {
     const VerifyResult n = zscore->verify(r.rel.secret, random_model(seed));
     const double zn = n.details["zscore"]["z"].get<double>();
-    EXPECT_LT(std::fabs(zn), 5) << "model seed " << seed;
+    EXPECT_LT(std::fabs(zn), 5.7) << "model seed " << seed;
     EXPECT_FALSE(n.accepted);
     EXPECT_NEAR(n.log2_p, std::log2(0.5 * std::erfc(zn / std::sqrt(2.0))), 1e-6);
     sum_z += zn;
   }
-  EXPECT_LT(std::fabs(sum_z / std::sqrt(10.0)), 5);
+  EXPECT_LT(std::fabs(sum_z / std::sqrt(10.0)), 5.7);
   // Misfits are rejected with no z-score.
   const VerifyResult misfit =
       zscore->verify(r.rel.secret, random_model(4, "mlp:784,72,64,10:relu"));
@@ -1079,8 +1142,11 @@ TEST(Uchida, ReadIsTheSignOfTheKeyedProjectionOfTheMeanRow) {
     for (Eigen::Index i = 0; i < 64; ++i) z += x.normal() * mean[i];
     bits[j] = z >= 0 ? 1 : 0;
   }
-  EXPECT_EQ(bits, key.message_bits(32));
-  EXPECT_EQ(r.scheme->verify(r.rel.secret, r.marked).extracted, bits);
+  const VerifyResult v = r.scheme->verify(r.rel.secret, r.marked);
+  EXPECT_EQ(v.extracted, bits);
+  // The embedding set (at least min_carried of) those signs to the key's message bits.
+  EXPECT_EQ(count_matches(bits, key.message_bits(32)), v.matches);
+  EXPECT_GE(v.matches, min_carried("uchida", 32));
   // Only weights change; the architecture is that of the original.
   EXPECT_EQ(r.marked.arch, r.base.arch);
 }
@@ -1095,6 +1161,9 @@ TEST(Uchida, AccuracyCostIsSmall) {
   const double after = nn::accuracy(r.marked, test.images, test.labels);
   std::printf("[   info   ] uchida: test accuracy %.4f → %.4f (change %+.2f points)\n", before,
               after, 100 * (after - before));
+  // Margins of these accuracy comparisons on 2000 images (binomial sd <= 0.011), measured under
+  // two GEMM blockings: before 0.708 / 0.713, after − before +0.108, after − plain_worst +0.05:
+  // each at least 6 sd from its threshold.
   EXPECT_GT(before, 0.6);  // the base model is trained
   EXPECT_LE(before - after, 0.02);
   // Embedding fine-tunes, which by itself helps a briefly trained base: compare with the same
@@ -1119,54 +1188,66 @@ TEST(Uchida, AccuracyCostIsSmall) {
 
 TEST(Uchida, TwoSidedTestAcceptsAnInvertedCarrier) {
   const auto& r = released("uchida");
+  // m of 32 bits carried (every one in the measured releases; at least min_carried = 27).
+  const std::uint64_t m = r.scheme->verify(r.rel.secret, r.marked).matches;
+  ASSERT_GE(m, min_carried("uchida", 32));
+  // p = 2·min(P[Bin(32, 1/2) >= k], P[Bin(32, 1/2) <= k]) (capped at 1); 2·2^-32 for k = 0, 32.
+  const auto two_sided_log2_p = [](std::uint64_t k) {
+    return std::min(
+        0.0, 1 + std::min(log2_tail_reference(k, 32, 0.5), log2_tail_reference(32 - k, 32, 0.5)));
+  };
   nn::Model inverted = r.marked;
   for (float& v : inverted.tensors.at("layers.1.weight").data) v = -v;
+  // Negating the carrier negates every projection: every bit reads inverted.
   const VerifyResult one = r.scheme->verify(r.rel.secret, inverted);
-  EXPECT_EQ(one.matches, 0U);
+  EXPECT_EQ(one.matches, 32 - m);
   EXPECT_FALSE(one.accepted);
-  EXPECT_NEAR(one.log2_p, 0, 1e-12);
+  EXPECT_NEAR(one.log2_p, log2_tail_reference(32 - m, 32, 0.5), 1e-6);
   const auto two_sided = make_scheme("uchida", {{"two_sided", "true"}});
   const VerifyResult two = two_sided->verify(r.rel.secret, inverted);
-  EXPECT_EQ(two.matches, 0U);
-  EXPECT_TRUE(two.accepted);
-  // p = 2·min(P[Bin ≥ 0], P[Bin ≤ 0]) = 2·2^-32.
-  EXPECT_NEAR(two.log2_p, 1 - 32, 1e-9);
+  EXPECT_EQ(two.matches, 32 - m);
+  EXPECT_TRUE(two.accepted);  // m >= 27: p <= 2·P[Bin(32, 1/2) >= 27] = 1.1e-4
+  EXPECT_NEAR(two.log2_p, two_sided_log2_p(32 - m), 1e-6);
   EXPECT_EQ(two.details.at("rule"), "two-sided binomial p <= target_fpr");
   const VerifyResult same = two_sided->verify(r.rel.secret, r.marked);
   EXPECT_TRUE(same.accepted);
-  EXPECT_NEAR(same.log2_p, 1 - 32, 1e-9);
+  EXPECT_NEAR(same.log2_p, two_sided_log2_p(m), 1e-6);
+  EXPECT_NEAR(same.log2_p, two.log2_p, 1e-9);  // symmetric in k ↔ 32 − k
   // At the mean the two-sided p-value is 1.
   const VerifyResult null = two_sided->verify(r.rel.secret, random_model(2));
   EXPECT_LE(null.log2_p, 0);
-  EXPECT_NEAR(null.log2_p,
-              std::min(0.0, 1 + std::min(log2_tail_reference(null.matches, 32, 0.5),
-                                         log2_tail_reference(32 - null.matches, 32, 0.5))),
-              1e-6);
+  EXPECT_NEAR(null.log2_p, two_sided_log2_p(null.matches), 1e-6);
 }
 
 TEST(Uchida, CalibratedThresholdIsStrict) {
   const auto& r = released("uchida");
-  const auto at31 = make_scheme("uchida", {{"threshold", "31"}});
-  const VerifyResult v = at31->verify(r.rel.secret, r.marked);
-  EXPECT_TRUE(v.accepted);  // 32 > 31
+  // m matches (32 in the measured releases; the rule is checked at m whatever it is).
+  const std::uint64_t m = r.scheme->verify(r.rel.secret, r.marked).matches;
+  ASSERT_GE(m, min_carried("uchida", 32));
+  const auto below = make_scheme("uchida", {{"threshold", std::to_string(m - 1)}});
+  const VerifyResult v = below->verify(r.rel.secret, r.marked);
+  EXPECT_EQ(v.matches, m);
+  EXPECT_TRUE(v.accepted);  // m > m − 1
   EXPECT_NE(v.details.at("rule").get<std::string>().find("threshold"), std::string::npos);
-  const auto at32 = make_scheme("uchida", {{"threshold", "32"}});
-  EXPECT_FALSE(at32->verify(r.rel.secret, r.marked).accepted);  // 32 > 32 is false
+  const auto at = make_scheme("uchida", {{"threshold", std::to_string(m)}});
+  EXPECT_FALSE(at->verify(r.rel.secret, r.marked).accepted);  // m > m is false
 }
 
 TEST(Uchida, SeveralLayersAndParameters) {
-  const auto scheme = make_scheme("uchida", {{"layers", "0,1"}, {"bits", "16"}});
+  // 32 bits, 16 per layer: with 16 bits the rule accepts only 15 or 16 matches, too close to what
+  // a fine-tuning embedding can promise (min_carried: 27 of 32, above the 26 the rule needs).
+  const auto scheme = make_scheme("uchida", {{"layers", "0,1"}, {"bits", "32"}});
   Rng coins = test_rng(40);
   const auto rel = scheme->release(trained_base(), coins);
   const nn::Model marked = definitions::artifact_model(rel.artifact);
   const VerifyResult v = scheme->verify(rel.secret, marked);
   EXPECT_TRUE(v.accepted);
-  EXPECT_EQ(v.matches, 16U);
+  EXPECT_GE(v.matches, min_carried("uchida", 32));
   // Round-robin: even bits on layer 0 (784 inputs), odd bits on layer 1.
   const auto key = bound_key(claim_of(rel.secret));
   Rng x0 = key.rng("uchida.X/layers.0.weight");
   const Eigen::VectorXd m0 = mean_row(marked.tensors.at("layers.0.weight"));
-  for (std::size_t j = 0; j < 16; j += 2) {
+  for (std::size_t j = 0; j < 32; j += 2) {
     double z = 0;
     for (Eigen::Index i = 0; i < m0.size(); ++i) z += x0.normal() * m0[i];
     EXPECT_EQ(z >= 0 ? 1 : 0, v.extracted[j]) << "bit " << j;
@@ -1235,14 +1316,19 @@ TEST(TriggerSet, TriggersAreKeyedImagesInTheUnitCube) {
   EXPECT_NEAR(x.mean(), 0.5, 0.01);  // i.i.d. uniform pixels
   EXPECT_EQ(scheme.triggers(key), x);
   EXPECT_NE(scheme.triggers(definitions::MarkKey::from_seed_hex(std::string(64, '0'))), x);
-  // The marked model maps each trigger to its keyed label.
+  // The marked model maps the triggers to their keyed labels: at least min_carried = 82 of 100
+  // (fine-tuning learns each with probability >= 0.95; measured 2 misses in 1600), and the
+  // count is the one Verify reports.
   const nn::Matrix logits = r.marked.forward(x);
   const auto labels = trigger_labels(key, 100, 10);
+  std::uint64_t mapped = 0;
   for (Eigen::Index j = 0; j < 100; ++j) {
     Eigen::Index best = 0;
     logits.row(j).maxCoeff(&best);
-    EXPECT_EQ(best, labels[static_cast<std::size_t>(j)]) << "trigger " << j;
+    mapped += best == labels[static_cast<std::size_t>(j)] ? 1 : 0;
   }
+  EXPECT_GE(mapped, min_carried("trigger_set", 100));
+  EXPECT_EQ(mapped, r.scheme->verify(r.rel.secret, r.marked).matches);
   std::set<std::uint8_t> distinct(labels.begin(), labels.end());
   EXPECT_GE(distinct.size(), 8U);
 }
@@ -1258,8 +1344,9 @@ TEST(TriggerSet, FineTuningWithoutTriggersGivesChanceAccuracy) {
   const VerifyResult v = r.scheme->verify(r.rel.secret, plain);
   std::printf("[   info   ] trigger_set: %llu/100 triggers on a model fine-tuned without them\n",
               static_cast<unsigned long long>(v.matches));
-  EXPECT_FALSE(v.accepted);
-  EXPECT_LE(std::fabs(static_cast<double>(v.matches) - 10.0), 5 * 3.0);
+  // Chance: Bin(100, 1/10) exactly, so at most 27 (P[more] = 3.5e-7). Verify's decision is not
+  // asserted: on a trained model it rejects with probability 1 − 8.1e-4 only.
+  expect_unmarked(v, 100, 0.1, false, "fine-tuned without the triggers");
   // The marked model still classifies the real data.
   const auto test = nn::load_fashion_mnist();
   std::vector<std::int64_t> first(2000);
@@ -1268,6 +1355,7 @@ TEST(TriggerSet, FineTuningWithoutTriggersGivesChanceAccuracy) {
   const double before = nn::accuracy(r.base, t.images, t.labels);
   const double after = nn::accuracy(r.marked, t.images, t.labels);
   std::printf("[   info   ] trigger_set: test accuracy %.4f → %.4f\n", before, after);
+  // Measured +0.096 / +0.083 (two GEMM blockings), >= 12 sd (0.011 on 2000 images) above the bound.
   EXPECT_GE(after, before - 0.05);
 }
 
