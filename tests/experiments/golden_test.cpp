@@ -100,12 +100,18 @@ TEST_F(Goldens, ZooModelTrainedAfresh) {
 }
 
 TEST_F(Goldens, RemovalSpecResults) {
-  // A fresh zoo cache: the spec trains its model too.
+  // A fresh zoo cache: the spec trains its model too. The caller's cache setting is restored.
+  const char* previous = std::getenv("WRSEC_ZOO_CACHE");
+  const std::string saved = previous ? previous : "";
   ::setenv("WRSEC_ZOO_CACHE", (root_ / "zoo").c_str(), 1);
   experiments::RunDirOptions options;
   options.threads = 2;
   experiments::start_run(kGoldenDir / "removal_golden.ini", root_ / "run", options);
-  ::unsetenv("WRSEC_ZOO_CACHE");
+  if (previous) {
+    ::setenv("WRSEC_ZOO_CACHE", saved.c_str(), 1);
+  } else {
+    ::unsetenv("WRSEC_ZOO_CACHE");
+  }
   check("removal_golden/results.jsonl", to_hex(sha256(read_file(root_ / "run" / "results.jsonl"))));
 }
 
