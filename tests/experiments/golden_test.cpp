@@ -12,14 +12,13 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 
 #include "core/atomic_file.h"
 #include "core/sha256.h"
 #include "experiments/run_dir.h"
+#include "experiments/spec.h"
 #include "nn/numerics.h"
 #include "nn/zoo.h"
 
@@ -30,14 +29,6 @@ namespace fs = std::filesystem;
 
 const fs::path kGoldenDir = fs::path(WRSEC_SOURCE_DIR) / "tests" / "golden";
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + p.string());
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 bool recording() {
   const char* v = std::getenv("WRSEC_RECORD_GOLDENS");
   return v != nullptr && std::string(v) == "1";
@@ -46,7 +37,7 @@ bool recording() {
 class Goldens : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    goldens_ = nlohmann::json::parse(read_file(kGoldenDir / "goldens.json"));
+    goldens_ = nlohmann::json::parse(experiments::read_text_file(kGoldenDir / "goldens.json"));
     computed_ = {{"numerics", nn::numerics_id()}, {"assumes", goldens_.value("assumes", "")}};
   }
   static void TearDownTestSuite() {
@@ -112,7 +103,8 @@ TEST_F(Goldens, RemovalSpecResults) {
   } else {
     ::unsetenv("WRSEC_ZOO_CACHE");
   }
-  check("removal_golden/results.jsonl", to_hex(sha256(read_file(root_ / "run" / "results.jsonl"))));
+  check("removal_golden/results.jsonl",
+        to_hex(sha256(experiments::read_text_file(root_ / "run" / "results.jsonl"))));
 }
 
 }  // namespace

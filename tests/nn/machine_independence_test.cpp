@@ -1,9 +1,10 @@
-// Same numbers on every machine: a short training run and two TaylorMLP extractions give
+// Same numbers on every machine: a short training run and three TaylorMLP extractions give
 // identical bytes whatever cache sizes the CPU reports to Eigen and whatever the thread count.
 // Eigen derives its GEMM depth blocking (and with it the order of every sum along the depth) from
 // the L1/L2/L3 sizes it reads with CPUID; Eigen::setCpuCacheSizes simulates other CPUs in one
-// process. Before wrsec pinned the blocking at compile time (nn/numerics.h), these hashes differed
-// between the configurations below.
+// process. Before wrsec pinned the blocking at compile time (nn/numerics.h), the training and
+// query-regression hashes differed between the configurations below (the closed-form extractions
+// were insensitive at these shapes and stay as guards).
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -117,6 +118,23 @@ std::string extraction_hash(const schemes::TaylorMlpParams& params, const nn::Mo
   return nn::tensors_digest(release.artifact.tensors) + nn::tensors_digest(recovered.tensors);
 }
 
+// Release parameters of order N = 6 in the paper form (expanding `layer`) or the official form
+// (selecting `select_dim` units).
+schemes::TaylorMlpParams paper_release(std::int64_t layer) {
+  schemes::TaylorMlpParams p;
+  p.format = "paper";
+  p.order = 6;
+  p.layer = layer;
+  return p;
+}
+schemes::TaylorMlpParams official_release(std::int64_t select_dim) {
+  schemes::TaylorMlpParams p;
+  p.format = "official";
+  p.order = 6;
+  p.select_dim = select_dim;
+  return p;
+}
+
 TEST(TensorStorage, IsCacheLineAlignedSoReductionOrderIgnoresTheHeap) {
   // Eigen peels reductions up to the first 32-byte boundary (AVX); with malloc's 16-byte
   // alignment the order of a sum over a tensor would depend on where the heap put it.
@@ -135,26 +153,19 @@ TEST_F(MachineIndependence, TrainingGivesTheSameWeights) {
 }
 
 TEST_F(MachineIndependence, PaperFormExtractionGivesTheSameModel) {
-  // Hidden width 640 is the depth of the Θ products; N = 6.
+  // Hidden width 640 is the depth of the Θ products.
   const nn::Model model =
       random_model(nn::Architecture::Kind::mlp, {600, 640, 300}, nn::Activation::silu, 2);
-  schemes::TaylorMlpParams p;
-  p.format = "paper";
-  p.order = 6;
-  p.layer = 0;
   expect_same_everywhere(
-      [&] { return extraction_hash(p, model, attacks::TaylorRatioInversion()); });
+      [&] { return extraction_hash(paper_release(0), model, attacks::TaylorRatioInversion()); });
 }
 
 TEST_F(MachineIndependence, OfficialFormExtractionGivesTheSameModel) {
   const nn::Model model =
       random_model(nn::Architecture::Kind::swiglu, {600, 640}, nn::Activation::silu, 3);
-  schemes::TaylorMlpParams p;
-  p.format = "official";
-  p.order = 6;
-  p.select_dim = 512;
-  expect_same_everywhere(
-      [&] { return extraction_hash(p, model, attacks::TaylorSignHypothesis()); });
+  expect_same_everywhere([&] {
+    return extraction_hash(official_release(512), model, attacks::TaylorSignHypothesis());
+  });
 }
 
 TEST_F(MachineIndependence, QueryRegressionExtractionGivesTheSameModel) {
@@ -162,13 +173,9 @@ TEST_F(MachineIndependence, QueryRegressionExtractionGivesTheSameModel) {
   // least squares over 1500 queries (FᵀF has depth 1500).
   const nn::Model model =
       random_model(nn::Architecture::Kind::swiglu, {48, 128}, nn::Activation::silu, 4);
-  schemes::TaylorMlpParams p;
-  p.format = "official";
-  p.order = 6;
-  p.select_dim = 64;
   expect_same_everywhere([&] {
-    return extraction_hash(p, model, attacks::QueryRegression(attacks::QueryRegressionParams{}),
-                           1500);
+    return extraction_hash(official_release(64), model,
+                           attacks::QueryRegression(attacks::QueryRegressionParams{}), 1500);
   });
 }
 
