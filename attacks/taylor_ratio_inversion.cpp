@@ -2,13 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
 #include <limits>
-#include <mutex>
 #include <string>
 #include <utility>
 
 #include "core/errors.h"
+#include "core/parallel.h"
 #include "nn/model.h"
 #include "nn/safetensors.h"
 #include "nn/taylor.h"
@@ -40,21 +39,9 @@ std::size_t sz(Index i) {
   return static_cast<std::size_t>(i);
 }
 
-template <class F>
-void parallel_for(Index n, F&& body) {
-  std::exception_ptr error;
-  std::mutex error_mutex;
-#pragma omp parallel for schedule(dynamic, 4) if (n > 1)
-  for (Index i = 0; i < n; ++i) {
-    try {
-      body(i);
-    } catch (...) {
-      const std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-    }
-  }
-  if (error) std::rethrow_exception(error);
-}
+// Units (and grid points) in parallel: the work per unit varies, so chunks of 4 are handed out as
+// threads become free; each result is written to its own slot, so the schedule does not matter.
+constexpr ParallelOptions kUnits{.schedule = Schedule::dynamic, .chunk = 4};
 
 // The columns of one unit and their Gram matrix over orders 1..N.
 struct Unit {
@@ -226,7 +213,7 @@ double refine_minimum(const Unit& u, nn::Activation act, double a) {
 std::vector<double> coefficient_table(nn::Activation act, int order) {
   const auto stride = sz(order + 1);
   std::vector<double> table(sz(kGridPoints) * stride);
-  parallel_for(kGridPoints, [&](Index g) {
+  parallel_for(kGridPoints, kUnits, [&](Index g) {
     const std::vector<double> c =
         nn::taylor_coefficients(act, kGridMin + double(g) * kGridStep, order);
     std::copy(c.begin(), c.end(), table.begin() + static_cast<std::ptrdiff_t>(sz(g) * stride));
@@ -418,7 +405,7 @@ PaperBlockRecovery recover_paper_block(const nn::Tensor& theta, const nn::Tensor
   PaperBlockRecovery rec;
   rec.a.assign(sz(h), 0.0);
   std::vector<Unit> units(sz(h));
-  parallel_for(h, [&](Index j) { units[sz(j)] = load_unit(theta, j); });
+  parallel_for(h, kUnits, [&](Index j) { units[sz(j)] = load_unit(theta, j); });
 
   // Per unit: the chosen a_j, the constant-share vectors of its fitting candidates.
   std::vector<UnitResult> results(sz(h));
@@ -429,11 +416,12 @@ PaperBlockRecovery recover_paper_block(const nn::Tensor& theta, const nn::Tensor
     }
   } else {
     const std::vector<double> table = coefficient_table(act, n_order);
-    parallel_for(h, [&](Index j) { results[sz(j)] = solve_unit(units[sz(j)], act, table); });
+    parallel_for(h, kUnits,
+                 [&](Index j) { results[sz(j)] = solve_unit(units[sz(j)], act, table); });
   }
 
   std::vector<std::vector<std::vector<double>>> shares(sz(h));
-  parallel_for(h, [&](Index j) {
+  parallel_for(h, kUnits, [&](Index j) {
     const UnitResult& r = results[sz(j)];
     if (!r.identified) {
       shares[sz(j)].emplace_back(units[sz(j)].column(0), units[sz(j)].column(0) + o);

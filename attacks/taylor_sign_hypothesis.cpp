@@ -11,14 +11,13 @@
 #include <cmath>
 #include <cstring>
 #include <deque>
-#include <exception>
 #include <map>
-#include <mutex>
 #include <span>
 #include <unordered_map>
 #include <utility>
 
 #include "core/errors.h"
+#include "core/parallel.h"
 #include "nn/model.h"
 #include "nn/safetensors.h"
 #include "nn/taylor.h"
@@ -63,24 +62,6 @@ constexpr std::size_t kMaxCandidates = 64;
 
 std::size_t sz(Index i) {
   return static_cast<std::size_t>(i);
-}
-
-// Runs body(i) for i in [0, n) on OpenMP threads; the first exception is rethrown after the loop.
-// Every i is computed by one thread in a fixed way, so results do not depend on the thread count.
-template <class F>
-void parallel_for(Index n, F&& body) {
-  std::exception_ptr error;
-  std::mutex error_mutex;
-#pragma omp parallel for schedule(static) if (n > 1)
-  for (Index i = 0; i < n; ++i) {
-    try {
-      body(i);
-    } catch (...) {
-      const std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-    }
-  }
-  if (error) std::rethrow_exception(error);
 }
 
 // 1 iff some element of x[0, n) is NaN or infinite (branch-free, vectorisable).

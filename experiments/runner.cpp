@@ -3,13 +3,11 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <exception>
-#include <mutex>
 #include <vector>
 
 #include "core/errors.h"
+#include "core/parallel.h"
 
 namespace wrsec::experiments {
 
@@ -71,27 +69,17 @@ CellCounts play_trials(const definitions::Game& game,
   if (options.threads < 1) throw InvalidArgument("threads must be at least 1");
   game.check(scheme, adversary);
 
-  const auto total = static_cast<std::int64_t>(options.trials.size());
+  // Per-thread counts: each trial is added by the thread that played it.
   std::vector<CellCounts> per_thread(static_cast<std::size_t>(options.threads));
-  std::atomic<bool> failed{false};
-  std::exception_ptr first_error;
-  std::mutex error_mutex;
-
-#pragma omp parallel for schedule(dynamic, 16) num_threads(options.threads)
-  for (std::int64_t offset = 0; offset < total; ++offset) {
-    if (failed.load(std::memory_order_relaxed)) continue;
-    try {
-      const std::uint64_t trial = options.trials.begin + static_cast<std::uint64_t>(offset);
-      Rng coins(options.seed, options.experiment_id, trial);
-      const auto outcome = game.play(scheme, adversary, coins);
-      per_thread[static_cast<std::size_t>(omp_get_thread_num())].add(outcome);
-    } catch (...) {
-      const std::lock_guard<std::mutex> lock(error_mutex);
-      if (!first_error) first_error = std::current_exception();
-      failed.store(true, std::memory_order_relaxed);
-    }
-  }
-  if (first_error) std::rethrow_exception(first_error);
+  parallel_for(static_cast<std::int64_t>(options.trials.size()),
+               {.schedule = Schedule::dynamic, .chunk = 16, .threads = options.threads},
+               [&](std::int64_t offset) {
+                 const std::uint64_t trial =
+                     options.trials.begin + static_cast<std::uint64_t>(offset);
+                 Rng coins(options.seed, options.experiment_id, trial);
+                 const auto outcome = game.play(scheme, adversary, coins);
+                 per_thread[static_cast<std::size_t>(omp_get_thread_num())].add(outcome);
+               });
 
   CellCounts total_counts;
   // Integer counts and exact metric sums: the order of the merge does not matter.

@@ -2,13 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
-#include <mutex>
 #include <numeric>
 #include <utility>
 #include <vector>
 
 #include "core/errors.h"
+#include "core/parallel.h"
 #include "nn/layers.h"
 #include "nn/model.h"
 #include "nn/safetensors.h"
@@ -55,23 +54,11 @@ std::string layer_bias(Index i) {
   return "layers." + std::to_string(i) + ".bias";
 }
 
-// Runs body(i) for i in [0, n) on OpenMP threads when work is large; the first exception is
-// captured and rethrown after the loop (none may escape the parallel region). Each i is computed
-// by one thread in a fixed way, so results do not depend on the thread count.
+// body(i) for i in [0, n), on OpenMP threads only when the work is large enough to pay for them.
+// Each i is computed by one thread in a fixed way, so results do not depend on the thread count.
 template <class F>
-void parallel_for(Index n, double work, F&& body) {
-  std::exception_ptr error;
-  std::mutex error_mutex;
-#pragma omp parallel for schedule(static) if (work > kParallelWork && n > 1)
-  for (Index i = 0; i < n; ++i) {
-    try {
-      body(i);
-    } catch (...) {
-      const std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-    }
-  }
-  if (error) std::rethrow_exception(error);
+void parallel_if_large(Index n, double work, F&& body) {
+  wrsec::parallel_for(n, {.parallel = work > kParallelWork}, std::forward<F>(body));
 }
 
 // A value as released: float32, optionally rounded to the nearest bfloat16 (ties to even).
@@ -320,7 +307,7 @@ definitions::Release release_paper(const TaylorMlpParams& p, const nn::Model& mo
   // Coefficients c_n(a_j), a_j = z0_j + b_j with the released z0 (the expansion point the user
   // subtracts), so Θ is exactly the Taylor polynomial about the published point.
   std::vector<std::vector<double>> coef(static_cast<std::size_t>(h));
-  parallel_for(h, double(h) * order * order, [&](Index j) {
+  parallel_if_large(h, double(h) * order * order, [&](Index j) {
     const auto uj = static_cast<std::size_t>(j);
     const double a = double(z0.data[uj]) + double(b.data[uj]);
     coef[uj] = nn::taylor_coefficients(act, a, order);
@@ -328,7 +315,7 @@ definitions::Release release_paper(const TaylorMlpParams& p, const nn::Model& mo
 
   nn::Tensor theta({order + 1, o, h});
   const auto wm = w.matrix();
-  parallel_for((order + 1) * o, double(order + 1) * double(o) * double(h), [&](Index row) {
+  parallel_if_large((order + 1) * o, double(order + 1) * double(o) * double(h), [&](Index row) {
     const Index n = row / o;
     const Index i = row % o;
     const double bias_share =
@@ -476,7 +463,7 @@ definitions::Release release_official(const TaylorMlpParams& p, const nn::Model&
   }
   const auto stride = static_cast<std::size_t>(order + 1);
   std::vector<double> deriv(static_cast<std::size_t>(hs) * stride);
-  parallel_for(hs, double(hs) * order * order, [&](Index j) {
+  parallel_if_large(hs, double(hs) * order * order, [&](Index j) {
     const auto uj = static_cast<std::size_t>(j);
     const std::vector<double> c = nn::taylor_coefficients(act, z0[uj], order);
     double factorial = 1.0;
@@ -496,7 +483,7 @@ definitions::Release release_official(const TaylorMlpParams& p, const nn::Model&
   nn::Tensor up_s({hs, d});
   nn::Tensor gate_s({hs, d});
   nn::Tensor local_point({hs});
-  parallel_for(hs, double(hs) * double(d), [&](Index j) {
+  parallel_if_large(hs, double(hs) * double(d), [&](Index j) {
     const auto uj = static_cast<std::size_t>(j);
     const Index src = sel[uj];
     float* up_dst = up_s.data.data() + j * d;
@@ -510,7 +497,7 @@ definitions::Release release_official(const TaylorMlpParams& p, const nn::Model&
 
   nn::Tensor local_output({d, hs});
   nn::Tensor fuse({d, hs, order});
-  parallel_for(d, double(d) * double(hs) * double(order + 1), [&](Index i) {
+  parallel_if_large(d, double(d) * double(hs) * double(order + 1), [&](Index i) {
     float* lo = local_output.data.data() + i * hs;
     float* fu = fuse.data.data() + i * hs * order;
     for (Index j = 0; j < hs; ++j) {
@@ -532,14 +519,14 @@ definitions::Release release_official(const TaylorMlpParams& p, const nn::Model&
   nn::Tensor ffn_gate({hp, d});
   nn::Tensor ffn_up({hp, d});
   nn::Tensor ffn_down({d, hp});
-  parallel_for(hp, double(hp) * double(d), [&](Index j) {
+  parallel_if_large(hp, double(hp) * double(d), [&](Index j) {
     const Index src = rest[static_cast<std::size_t>(j)];
     for (Index i = 0; i < d; ++i) {
       ffn_gate.data[static_cast<std::size_t>(j * d + i)] = released(gate(src, i), bf16);
       ffn_up.data[static_cast<std::size_t>(j * d + i)] = released(up(src, i), bf16);
     }
   });
-  parallel_for(d, double(hp) * double(d), [&](Index i) {
+  parallel_if_large(d, double(hp) * double(d), [&](Index i) {
     float* dst = ffn_down.data.data() + i * hp;
     for (Index j = 0; j < hp; ++j)
       dst[j] = released(down(i, rest[static_cast<std::size_t>(j)]), bf16);
@@ -603,7 +590,7 @@ nn::Matrix infer_official_block(const Meta& m, const definitions::Artifact& arti
   // |Δ| > delta_threshold: the official per-order factors, laid out to match fuse_weight
   // [d, h_s, N] viewed as [d, h_s·N].
   nn::Matrix q(rows, hs * order);
-  parallel_for(rows, double(rows) * double(hs) * order, [&](Index b) {
+  parallel_if_large(rows, double(rows) * double(hs) * order, [&](Index b) {
     float* qb = q.data() + b * hs * order;
     for (Index j = 0; j < hs; ++j) {
       const double delta = double(gt(j, b) - point[j]);
@@ -630,7 +617,7 @@ nn::Matrix infer_official_block(const Meta& m, const definitions::Artifact& arti
     const nn::Matrix fg = nn::matmul_nt<float>(t.at(p + kFfnGate).matrix(), x);  // [h−h_s, B]
     const nn::Matrix fu = nn::matmul_nt<float>(t.at(p + kFfnUp).matrix(), x);
     nn::Matrix hidden(rows, hp);
-    parallel_for(rows, double(rows) * double(hp) * 8.0, [&](Index b) {
+    parallel_if_large(rows, double(rows) * double(hp) * 8.0, [&](Index b) {
       for (Index j = 0; j < hp; ++j)
         hidden(b, j) = nn::activate<float>(m.arch.activation, fg(j, b)) * fu(j, b);
     });
