@@ -16,12 +16,10 @@
 #include "experiments/cell_run.h"
 #include "experiments/mark_files.h"
 #include "experiments/progress.h"
-#include "experiments/reproduce.h"
 #include "experiments/run_dir.h"
 #include "experiments/sink.h"
-#include "experiments/taylormlp.h"
-#include "experiments/watermark_robustness.h"
 #include "nn/zoo.h"
+#include "studies/reproduce.h"
 
 namespace po = boost::program_options;
 using wrsec::InvalidArgument;
@@ -38,11 +36,11 @@ const char* kUsage =
     "  run     play one cell (--game ...) or every cell of a spec file into a run directory\n"
     "          (wrsec run SPEC --out DIR; wrsec run --resume DIR; --shard i/N; MPI ranks)\n"
     "  merge   add the counts of shard run directories exactly into one run directory\n"
-    "  reproduce  run the experiments behind paper/claims.json, check every claim, and write\n"
-    "             the paper's generated tables and plot data (--profile small|full)\n"
+    "  reproduce  play a profile of paper/claims.json (spec bundles under studies/ and their\n"
+    "             measurements), check every claim, write the paper's tables (resumable,\n"
+    "             --shard i/N + --merge, MPI; --list shows the profiles)\n"
     "  train   train a model-zoo architecture on Fashion-MNIST (or load it from the cache)\n"
-    "  experiment NAME  run a named experiment (taylormlp, watermark_robustness) and write its\n"
-    "                   report\n"
+
     "  attack  run an extraction attack on a protected weight file (TaylorMLP official format)\n"
     "  mark    embed an ownership mark into a model file and write the owner's record\n"
     "  verify  check a suspect model file against an owner's record (exit 0 iff it verifies)\n"
@@ -219,42 +217,79 @@ int cmd_merge(const std::vector<std::string>& args) {
 
 int cmd_reproduce(const std::vector<std::string>& args) {
   po::options_description opts(
-      "wrsec reproduce: run the experiments behind a claims file (default paper/claims.json) in\n"
-      "one profile, check each claim (exit 1 with the differences if one is not met), and write\n"
-      "the paper's inputs (macros.tex, tab_*.tex, *.csv) into paper/generated");
+      "wrsec reproduce: play one profile of a claims file (default paper/claims.json): its spec\n"
+      "files (one run directory each) and measurements, into OUT; check each claim (exit 1 with\n"
+      "the differences if one is not met) and write the paper's inputs into paper/generated.\n"
+      "Started again on the same OUT it continues where it stopped, with identical results");
   opts.add_options()("help,h", "show this help")(
-      "profile", po::value<std::string>()->default_value("small"), "small (CI-sized) or full")(
+      "profile", po::value<std::string>(),
+      "profile to play (default: the claims file's default profile; see --list)")(
+      "list", "list the profiles of the claims file with their estimated time")(
       "claims", po::value<std::string>(), "claims file (default <root>/paper/claims.json)")(
       "root", po::value<std::string>()->default_value("."),
       "repository root (specs in the claims file are relative to it)")(
       "out", po::value<std::string>(), "output directory (default runs/reproduce-<profile>)")(
+      "shard", po::value<std::string>(),
+      "i/N: play slice i of N of every spec's trials and every N-th measurement unit; merge the N "
+      "directories with --merge")(
+      "merge", po::value<std::vector<std::string>>()->multitoken(),
+      "add complete shard directories of the profile into --out, then check the claims")(
       "paper-dir", po::value<std::string>(),
       "where to write the paper's generated inputs (default <root>/paper/generated)")(
       "no-paper", "check the claims only; do not write the paper's inputs")(
-      "seed", po::value<std::string>(), "master seed (default 1)")(
-      "threads", po::value<std::string>(), "OpenMP threads (default: all cores)");
+      "threads", po::value<std::string>(), "OpenMP threads per process (default: all cores)")(
+      "quiet,q", "no progress line");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(opts).run(), vm);
   if (vm.count("help")) {
-    std::cout << opts
-              << "\nexample:\n  wrsec reproduce --profile small && (cd paper && latexmk "
-                 "wrsec.tex)\n";
+    std::cout
+        << opts
+        << "\nexamples:\n  wrsec reproduce                         # the default profile\n"
+           "  wrsec reproduce --profile full --out runs/full\n"
+           "  wrsec reproduce --profile full --shard 0/2 --out runs/full-0   # on machine A\n"
+           "  wrsec reproduce --profile full --shard 1/2 --out runs/full-1   # on machine B\n"
+           "  wrsec reproduce --profile full --merge runs/full-0 runs/full-1 --out runs/full\n"
+           "  mpirun -np 4 wrsec reproduce --profile full --threads 1 --out runs/full\n";
     return 0;
   }
-  wrsec::experiments::ReproduceOptions o;
-  o.profile = vm["profile"].as<std::string>();
+  wrsec::studies::ReproduceOptions o;
+  if (vm.count("profile")) o.profile = vm["profile"].as<std::string>();
   o.root = vm["root"].as<std::string>();
   if (vm.count("claims")) o.claims = vm["claims"].as<std::string>();
+  if (vm.count("list")) {
+    for (const auto& p : wrsec::studies::list_profiles(o))
+      std::cout << p.name << (p.is_default ? " (default)" : "") << ": " << p.specs << " spec(s), "
+                << p.measurements << " measurement(s), about "
+                << static_cast<long long>(p.estimate_seconds / 60.0 + 0.5) << " min on 2 cores\n  "
+                << p.description << "\n";
+    return 0;
+  }
   if (vm.count("out")) o.out = vm["out"].as<std::string>();
   if (vm.count("paper-dir")) o.paper_dir = vm["paper-dir"].as<std::string>();
   o.write_paper = vm.count("no-paper") == 0;
-  if (vm.count("seed")) o.seed = parse_count("--seed", vm["seed"].as<std::string>());
   o.threads = parse_threads(vm);
   omp_set_num_threads(o.threads);
-  o.log = &std::cerr;
-  const int failures = wrsec::experiments::run_reproduce(o);
+  o.comm = g_world;
+  const bool root_rank = !g_world || g_world->rank() == 0;
+  o.log = root_rank ? &std::cerr : nullptr;
+  if (root_rank && !vm.count("quiet") && wrsec::experiments::Progress::wanted())
+    o.progress = &std::cerr;
+  int failures = 0;
+  if (vm.count("merge")) {
+    if (vm.count("shard")) throw InvalidArgument("--merge and --shard exclude each other");
+    if (!vm.count("out")) throw InvalidArgument("--merge needs --out (the merged directory)");
+    std::vector<std::filesystem::path> inputs;
+    for (const auto& d : vm["merge"].as<std::vector<std::string>>()) inputs.emplace_back(d);
+    failures = wrsec::studies::merge_reproductions(inputs, o);
+  } else {
+    if (vm.count("shard"))
+      o.shard = wrsec::experiments::Shard::parse(vm["shard"].as<std::string>());
+    if (o.shard.count > 1 && !vm.count("out"))
+      throw InvalidArgument("--shard needs --out (one directory per shard)");
+    failures = wrsec::studies::run_reproduce(o);
+  }
   if (failures > 0) {
-    std::cerr << "wrsec: " << failures << " claim(s) not met (see above)\n";
+    if (root_rank) std::cerr << "wrsec: " << failures << " claim(s) not met (see above)\n";
     return 1;
   }
   return 0;
@@ -496,85 +531,6 @@ int cmd_train(const std::vector<std::string>& args) {
   return 0;
 }
 
-int cmd_experiment(const std::vector<std::string>& args) {
-  po::options_description opts(
-      "wrsec experiment NAME: run a named experiment. Experiments:\n"
-      "  taylormlp             TaylorMLP reproduced and broken: extraction, misuse and IND games\n"
-      "                        over N, activation and release format; utility and latency\n"
-      "                        versus N; Llama-3-8B-shaped layers in the full profile\n"
-      "  watermark_robustness  ownership schemes x removal attacks on a Fashion-MNIST MLP,\n"
-      "                        false positives on 20 null models, null calibration, forgery");
-  opts.add_options()("help,h", "show this help")("name", po::value<std::string>(),
-                                                 "experiment name (positional)")(
-      "profile", po::value<std::string>()->default_value("full"),
-      "small (CI-sized) or full (taylormlp: adds Llama-3-8B-shaped layers and the 32-layer "
-      "stream; watermark_robustness: every attack, more trials)")(
-      "out", po::value<std::string>(), "output directory (default runs/NAME)")(
-      "seed", po::value<std::string>(), "master seed (default 1)")(
-      "threads", po::value<std::string>(), "OpenMP threads (default: all cores)")(
-      "alpha", po::value<double>(), "error level of each cell's bounds (default 0.05)")(
-      "llama-layers", po::value<std::string>(),
-      "taylormlp: Llama-shaped layers in the streamed attack (default: full 32, small 0)")(
-      "scratch", po::value<std::string>(),
-      "taylormlp: directory for the streamed shards (default OUT/scratch; emptied afterwards)");
-  po::positional_options_description pos;
-  pos.add("name", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-  if (vm.count("help")) {
-    std::cout << opts << "\nexample:\n  wrsec experiment taylormlp --profile small --out runs/t\n";
-    return 0;
-  }
-  constexpr const char* known = "taylormlp, watermark_robustness";
-  if (!vm.count("name"))
-    throw InvalidArgument(std::string("experiment name required (known: ") + known + ")");
-  const std::string name = vm["name"].as<std::string>();
-  if (name != "taylormlp" && name != "watermark_robustness")
-    throw InvalidArgument("unknown experiment '" + name + "' (known: " + known + ")");
-  wrsec::experiments::TaylorMlpOptions o;
-  o.profile = vm["profile"].as<std::string>();
-  if (o.profile != "small" && o.profile != "full")
-    throw InvalidArgument("--profile must be small or full, got '" + o.profile + "'");
-  o.out_dir = vm.count("out") ? vm["out"].as<std::string>() : "runs/" + name;
-  o.seed = vm.count("seed") ? parse_count("--seed", vm["seed"].as<std::string>()) : 1;
-  o.threads = omp_get_max_threads();
-  if (vm.count("threads")) {
-    const auto t = parse_count("--threads", vm["threads"].as<std::string>());
-    if (t < 1 || t > 1024) throw InvalidArgument("--threads must lie in [1, 1024]");
-    o.threads = static_cast<int>(t);
-  }
-  if (vm.count("alpha")) o.alpha = vm["alpha"].as<double>();
-  if (!(o.alpha > 0.0 && o.alpha < 1.0)) throw InvalidArgument("--alpha must lie in (0, 1)");
-  int failures = 0;
-  if (name == "watermark_robustness") {
-    if (vm.count("llama-layers") || vm.count("scratch"))
-      throw InvalidArgument("--llama-layers and --scratch apply to taylormlp only");
-    wrsec::experiments::WatermarkRobustnessOptions w;
-    w.profile = o.profile;
-    w.out_dir = o.out_dir;
-    w.seed = o.seed;
-    w.threads = o.threads;
-    w.alpha = o.alpha;
-    w.log = &std::cerr;
-    failures = wrsec::experiments::run_watermark_robustness(w);
-  } else {
-    if (vm.count("llama-layers")) {
-      const auto l = parse_count("--llama-layers", vm["llama-layers"].as<std::string>());
-      if (l > 4096) throw InvalidArgument("--llama-layers must be at most 4096");
-      o.llama_layers = static_cast<std::int64_t>(l);
-    }
-    if (vm.count("scratch")) o.scratch = vm["scratch"].as<std::string>();
-    o.log = &std::cerr;
-    failures = wrsec::experiments::run_taylormlp(o);
-  }
-  std::cout << "report: " << (o.out_dir / "report.md").string() << '\n';
-  if (failures > 0) {
-    std::cerr << "wrsec: " << failures << " claim(s) not met; see the report\n";
-    return 1;
-  }
-  return 0;
-}
-
 int cmd_attack(const std::vector<std::string>& args) {
   po::options_description opts(
       "wrsec attack: recover the weights from a TaylorMLP release saved by the official code.\n"
@@ -636,9 +592,12 @@ int main(int argc, char** argv) {
       return cmd_run(args);
     }
     if (command == "merge") return cmd_merge(args);
-    if (command == "reproduce") return cmd_reproduce(args);
+    if (command == "reproduce") {
+      const auto world = wrsec::experiments::open_world(&argc, &argv);
+      g_world = world.get();
+      return cmd_reproduce(args);
+    }
     if (command == "train") return cmd_train(args);
-    if (command == "experiment") return cmd_experiment(args);
     if (command == "attack") return cmd_attack(args);
     if (command == "mark") return cmd_mark(args);
     if (command == "verify") return cmd_verify(args);

@@ -1,5 +1,9 @@
 #include "experiments/claims.h"
 
+#include <fnmatch.h>
+
+#include <algorithm>
+
 #include <cctype>
 #include <cmath>
 #include <fstream>
@@ -14,6 +18,43 @@ namespace wrsec::experiments {
 using nlohmann::json;
 
 namespace {
+
+// The files under dir that match a relative path whose components may hold shell wildcards
+// (fnmatch), in lexicographic order; a path without wildcards is returned as it is.
+std::vector<std::filesystem::path> expand_source(const std::filesystem::path& dir,
+                                                 const std::string& pattern) {
+  if (pattern.find_first_of("*?[") == std::string::npos) return {dir / pattern};
+  std::vector<std::filesystem::path> found = {dir};
+  for (const auto& part : std::filesystem::path(pattern)) {
+    std::vector<std::filesystem::path> next;
+    for (const auto& base : found) {
+      if (part.string().find_first_of("*?[") == std::string::npos) {
+        next.push_back(base / part);
+        continue;
+      }
+      if (!std::filesystem::is_directory(base)) continue;
+      std::vector<std::filesystem::path> matches;
+      for (const auto& entry : std::filesystem::directory_iterator(base))
+        if (::fnmatch(part.c_str(), entry.path().filename().c_str(), FNM_PERIOD) == 0)
+          matches.push_back(entry.path());
+      std::sort(matches.begin(), matches.end());
+      next.insert(next.end(), matches.begin(), matches.end());
+    }
+    found = std::move(next);
+  }
+  std::vector<std::filesystem::path> files;
+  for (auto& f : found)
+    if (std::filesystem::is_regular_file(f)) files.push_back(std::move(f));
+  return files;
+}
+
+std::vector<json> read_json_lines_matching(const std::filesystem::path& dir,
+                                           const std::string& pattern) {
+  std::vector<json> rows;
+  for (const auto& path : expand_source(dir, pattern))
+    for (auto& row : read_json_lines(path)) rows.push_back(std::move(row));
+  return rows;
+}
 
 std::optional<double> as_number(const json& v) {
   if (v.is_number()) return v.get<double>();
@@ -103,7 +144,13 @@ Claim Claim::from_json(const json& j) {
       if (!j.contains(key)) throw fail(std::string("missing required key '") + key + "'");
     c.id = j.at("id").get<std::string>();
     c.text = j.at("text").get<std::string>();
-    c.source = j.at("source").get<std::string>();
+    const json& source = j.at("source");
+    if (source.is_string()) {
+      c.sources = {source.get<std::string>()};
+    } else {
+      c.sources = source.get<std::vector<std::string>>();
+      if (c.sources.empty()) throw fail("key 'source' must not be an empty list");
+    }
     c.value = j.at("value").get<std::string>();
     c.target = j.at("target").get<double>();
     c.where = j.value("where", json::object());
@@ -141,7 +188,8 @@ std::string Claim::statement() const {
   std::ostringstream out;
   out << aggregate << " " << value << " " << require << " " << target;
   if (tolerance > 0) out << " (tolerance " << tolerance << ")";
-  out << " over >= " << min_rows << " row(s) of " << source;
+  out << " over >= " << min_rows << " row(s) of ";
+  for (std::size_t i = 0; i < sources.size(); ++i) out << (i ? ", " : "") << sources[i];
   return out.str();
 }
 
@@ -150,12 +198,13 @@ ClaimOutcome evaluate_claim(const Claim& claim, const std::filesystem::path& dir
   o.id = claim.id;
   std::vector<json> rows;
   try {
-    for (auto& row : read_json_lines(dir / claim.source)) {
-      bool keep = true;
-      for (const auto& [path, condition] : claim.where.items())
-        keep = keep && matches(json_at(row, path), condition);
-      if (keep) rows.push_back(std::move(row));
-    }
+    for (const auto& source : claim.sources)
+      for (auto& row : read_json_lines_matching(dir, source)) {
+        bool keep = true;
+        for (const auto& [path, condition] : claim.where.items())
+          keep = keep && matches(json_at(row, path), condition);
+        if (keep) rows.push_back(std::move(row));
+      }
   } catch (const InvalidArgument& e) {
     o.problem = e.what();
     return o;

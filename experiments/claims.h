@@ -1,6 +1,8 @@
 #pragma once
 // Claims: each quantitative statement a paper makes, as a check on experiment outputs.
-//   rows     = the JSON lines of `source` (a file under the reproduction directory) that satisfy
+//   rows     = the JSON lines of `source` (a file under the reproduction directory, or a list of
+//              them, read in order; a path component may hold shell wildcards, "runs/removal_*/
+//              results.jsonl", matching the files that exist in lexicographic order) that satisfy
 //              every condition of `where` (path → value, [any of], {"not": v}, {">=": x},
 //              {"<=": x}); paths are dotted ("scheme.params.order", "advantage.lower")
 //   measured = aggregate(value over rows): each (the worst row for the comparison) | min | max |
@@ -20,7 +22,7 @@ namespace wrsec::experiments {
 struct Claim {
   std::string id;
   std::string text;
-  std::string source;
+  std::vector<std::string> sources;  // "source": a path or a list of paths
   nlohmann::json where = nlohmann::json::object();
   std::string value;
   std::string aggregate = "each";

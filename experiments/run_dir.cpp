@@ -65,6 +65,9 @@ Plan make_plan(const std::string& text, const std::string& origin, const std::st
   }
   if (overrides.contains("stop_when"))
     p.spec.stop = definitions::StopRule::parse(overrides.at("stop_when").get<std::string>());
+  if (overrides.contains("restrict"))
+    for (const auto& [key, values] : overrides.at("restrict").items())
+      p.spec.restrict_axis(key, values.get<std::string>());
   if (shard.count > 1 && p.spec.stop.active())
     throw InvalidArgument(
         "--shard cannot be combined with early stopping (stop_when): the stopping rule needs "
@@ -584,6 +587,7 @@ void start_run(const fs::path& spec_path, const fs::path& dir, const RunDirOptio
   json overrides = json::object();
   if (options.trials) overrides["trials"] = *options.trials;
   if (options.stop) overrides["stop_when"] = options.stop->to_string();
+  if (!options.restrict.empty()) overrides["restrict"] = options.restrict;
   const std::string text = read_text_file(spec_path);
   const Plan plan =
       make_plan(text, spec_path.string(), spec_path.stem().string(), overrides, options.shard);
@@ -606,7 +610,7 @@ void start_run(const fs::path& spec_path, const fs::path& dir, const RunDirOptio
 
 void resume_run(const fs::path& dir, const RunDirOptions& options) {
   if (options.threads < 1) throw InvalidArgument("threads must be at least 1");
-  if (options.trials || options.stop || options.shard.count != 1)
+  if (options.trials || options.stop || options.shard.count != 1 || !options.restrict.empty())
     throw InvalidArgument(
         "--resume continues a run as it was started: --trials, --stop-when and --shard are "
         "recorded in its manifest and cannot be changed");

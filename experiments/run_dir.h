@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <functional>
 #include <iosfwd>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,9 +45,11 @@ struct RunDirOptions {
   Shard shard;                                // new runs only
   std::optional<std::uint64_t> trials;        // overrides the spec's trials (new runs only)
   std::optional<definitions::StopRule> stop;  // overrides the spec's stop_when (new runs only)
-  const Communicator* comm = nullptr;         // null: this process alone
-  std::ostream* progress = nullptr;           // progress line (rank 0), if set
-  std::ostream* log = nullptr;                // one line per finished cell (rank 0), if set
+  // Sweep axes restricted to some of their values (ExperimentSpec::restrict_axis; new runs only).
+  std::map<std::string, std::string> restrict;
+  const Communicator* comm = nullptr;  // null: this process alone
+  std::ostream* progress = nullptr;    // progress line (rank 0), if set
+  std::ostream* log = nullptr;         // one line per finished cell (rank 0), if set
   // Test hook, called on every rank after each batch is recorded (cell index, trials done).
   std::function<void(std::size_t, std::uint64_t)> after_batch;
 };

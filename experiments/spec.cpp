@@ -1,5 +1,7 @@
 #include "experiments/spec.h"
 
+#include <algorithm>
+
 #include <boost/program_options.hpp>
 #include <charconv>
 #include <cmath>
@@ -128,6 +130,20 @@ std::pair<std::string, definitions::Params> parse_component(const std::string& k
   return {id, params};
 }
 
+// The values of a sweep axis: a list "a, b, c" whose items may be quoted or (for a parameter
+// axis) an inclusive range "lo:step:hi"; component axes ("attack") validate "id(k=v ...)".
+std::vector<std::string> axis_values(const std::string& name, const std::string& value) {
+  const bool component_axis = name.find('.') == std::string::npos;
+  std::vector<std::string> values;
+  for (const auto& item : split_list(value)) {
+    if (item.empty())
+      throw InvalidArgument("sweep key '" + name + "' has an empty value in '" + value + "'");
+    if (component_axis || !expand_range(name, item, values)) values.push_back(unquote(item));
+    if (component_axis) parse_component(name, item);  // validates syntax
+  }
+  return values;
+}
+
 bool is_component(const std::string& s) {
   return s == "game" || s == "scheme" || s == "attack";
 }
@@ -244,16 +260,10 @@ ExperimentSpec ExperimentSpec::parse(const std::string& text, const std::string&
                    "' (expected game, scheme, attack or game.KEY, scheme.KEY, attack.KEY)");
       SweepAxis axis;
       axis.key = name;
-      for (const auto& item : split_list(value)) {
-        if (item.empty())
-          throw fail("sweep key '" + name + "' has an empty value in '" + value + "'");
-        try {
-          if (axis_dot == std::string::npos || !expand_range(name, item, axis.values))
-            axis.values.push_back(unquote(item));
-          if (axis_dot == std::string::npos) parse_component(name, item);  // validates syntax
-        } catch (const InvalidArgument& e) {
-          throw fail(e.what());
-        }
+      try {
+        axis.values = axis_values(name, value);
+      } catch (const InvalidArgument& e) {
+        throw fail(e.what());
       }
       spec.sweep.push_back(std::move(axis));
     } else {
@@ -310,6 +320,24 @@ double ExperimentSpec::alpha_per_cell() const {
 std::uint64_t ExperimentSpec::batch_size() const {
   if (batch > 0) return batch;
   return std::max<std::uint64_t>(1, (trials + 15) / 16);
+}
+
+void ExperimentSpec::restrict_axis(const std::string& key, const std::string& values) {
+  const auto axis =
+      std::find_if(sweep.begin(), sweep.end(), [&](const SweepAxis& a) { return a.key == key; });
+  if (axis == sweep.end())
+    throw InvalidArgument("spec '" + name + "' has no sweep axis '" + key + "' to restrict");
+  std::vector<std::string> keep;
+  for (const auto& v : axis_values(key, values)) {
+    if (std::find(axis->values.begin(), axis->values.end(), v) == axis->values.end())
+      throw InvalidArgument("spec '" + name + "': '" + v + "' is not a value of sweep axis '" +
+                            key + "'");
+    if (std::find(keep.begin(), keep.end(), v) == keep.end()) keep.push_back(v);
+  }
+  std::vector<std::string> ordered;  // the spec's order, so cells keep their relative order
+  for (const auto& v : axis->values)
+    if (std::find(keep.begin(), keep.end(), v) != keep.end()) ordered.push_back(v);
+  axis->values = std::move(ordered);
 }
 
 }  // namespace wrsec::experiments

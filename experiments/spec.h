@@ -68,6 +68,10 @@ struct ExperimentSpec {
   [[nodiscard]] double alpha_per_cell() const;
   // Trials between checkpoints when not stopping early.
   [[nodiscard]] std::uint64_t batch_size() const;
+  // Keeps only the given values of sweep axis `key` (same syntax as the [sweep] section; each must
+  // be a value of the axis), in the spec's order; InvalidArgument otherwise. A profile uses this
+  // to play a subset of a spec's grid: the cells it keeps are the full grid's cells.
+  void restrict_axis(const std::string& key, const std::string& values);
 };
 
 // Reads a whole file into a string; InvalidArgument naming it if it cannot be read.

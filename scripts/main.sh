@@ -1,34 +1,33 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds Release, reproduces the paper and builds its PDF.
-#   wrsec reproduce --profile full   runs the experiments behind paper/claims.json
-#       taylormlp             TaylorMLP reproduced and broken (extraction, misuse and IND games
-#                             with exact bounds, utility and latency versus N, Llama-3-8B-shaped
-#                             layers and a 32-layer streamed attack)
-#       watermark_robustness  ownership schemes x removal attacks, false positives on 20 null
-#                             models, null calibration, forgery (full profile only)
-#       experiments/specs/wm_removal_quick.ini   the paper's removal figure (a run directory)
-#     into runs/reproduce-<profile>/, checks every claim, writes paper/generated/
-#   latexmk                          paper/wrsec.tex -> build/paper/wrsec.pdf
-# --profile small|full (default full). Exits 1 if a claim is not met.
+# The main job: installs what is missing, builds Release, plays a profile of paper/claims.json with
+# `wrsec reproduce` and builds the paper's PDF (build/paper/wrsec.pdf).
+#   bash scripts/main.sh                    the default profile (about 20 minutes on 2 cores):
+#                                           TaylorMLP at every N with two Llama-3-8B-shaped layers,
+#                                           every ownership scheme against the removal attacks,
+#                                           false positives, forgery, null calibration
+#   bash scripts/main.sh --profile full     paper scale (about 75 minutes on 2 cores)
+#   bash scripts/main.sh --profile small    the CI-sized profile (about 2 minutes)
+# Each profile is a bundle of spec files under studies/ and measurements; outputs go to
+# runs/reproduce-<profile>/ (report.md, claims.md, one run directory per spec). Killed at any point
+# and started again with the same arguments, it continues where it stopped and ends with
+# byte-identical results. Every other argument goes to `wrsec reproduce` (--out DIR, --threads T,
+# --shard i/N, --merge DIR... --out DIR, --list; see `wrsec reproduce --help`). Exits 1 if a claim
+# is not met.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cmake --preset release >/dev/null
 cmake --build --preset release --target wrsec
-profile=full
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --profile) profile="${2:?--profile needs small or full}"; shift 2 ;;
-    --profile=*) profile="${1#*=}"; shift ;;
-    *) echo "main.sh: unknown argument '$1' (only --profile small|full)" >&2; exit 2 ;;
-  esac
-done
 status=0
-./build/release/apps/wrsec reproduce --profile "$profile" --out "runs/reproduce-$profile" \
-  --seed 1 || status=1
-if (cd paper && latexmk -outdir=../build/paper wrsec.tex); then
+./build/release/apps/wrsec reproduce "$@" || status=$?
+[ "$status" -le 1 ] || exit "$status"  # bad input: nothing to build a paper from
+case " $* " in
+  *" --shard"* | *" --list"* | *" --help"* | *" -h "*) exit "$status" ;;  # no complete profile
+esac
+if (cd paper && latexmk -outdir=../build/paper wrsec.tex >/dev/null); then
   echo "paper: build/paper/wrsec.pdf"
 else
+  echo "main.sh: the paper did not build (see build/paper/wrsec.log)" >&2
   status=1
 fi
 exit "$status"

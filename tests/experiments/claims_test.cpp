@@ -1,5 +1,5 @@
-// Claims files and `wrsec reproduce` on a tiny profile: each claim kind, the failure report, and
-// malformed claims files rejected with the offending key named.
+// Claims: each claim kind, several sources, the failure report, and malformed claims rejected
+// with the offending key named.
 #include "experiments/claims.h"
 
 #include <gtest/gtest.h>
@@ -11,7 +11,6 @@
 
 #include "core/errors.h"
 #include "experiments/report_format.h"
-#include "experiments/reproduce.h"
 
 namespace {
 
@@ -119,67 +118,6 @@ TEST_F(Claims, MalformedClaimsNameTheKey) {
   } catch (const wrsec::InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("target"), std::string::npos);
   }
-}
-
-// run_reproduce on a profile with one spec: a met and an unmet claim, the outputs, and the
-// paper inputs' macros.
-TEST_F(Claims, ReproduceRunsTheSpecsAndReportsUnmetClaims) {
-  std::ofstream(dir_ / "spec.ini") << "name = tiny\ngame = bernoulli_ind\nattack = "
-                                      "likelihood_ratio\ntrials = 400\nseed = 3\n[game]\np0 = "
-                                      "0.3\np1 = 0.7\nsamples = 4\n";
-  const json file = {{"schema", "wrsec.claims.v1"},
-                     {"profiles", {{"tiny", {{"specs", {{{"spec", "spec.ini"}}}}}}}},
-                     {"claims",
-                      {{{"id", "strong"},
-                        {"text", "the likelihood ratio wins"},
-                        {"source", "runs/tiny/results.jsonl"},
-                        {"value", "advantage.lower"},
-                        {"target", 0.3},
-                        {"macro", "TinyLower"}},
-                       {{"id", "impossible"},
-                        {"text", "perfect"},
-                        {"source", "runs/tiny/results.jsonl"},
-                        {"value", "advantage.lower"},
-                        {"target", 0.999}},
-                       {{"id", "elsewhere"},
-                        {"text", "only in another profile"},
-                        {"source", "missing.jsonl"},
-                        {"value", "x"},
-                        {"target", 0},
-                        {"profiles", {"full"}}}}}};
-  std::ofstream(dir_ / "claims.json") << file.dump(2);
-  wrsec::experiments::ReproduceOptions o;
-  o.profile = "tiny";
-  o.root = dir_;
-  o.claims = "claims.json";
-  o.out = dir_ / "out";
-  o.paper_dir = dir_ / "generated";
-  o.threads = 2;
-  std::ostringstream log;
-  o.log = &log;
-  EXPECT_EQ(wrsec::experiments::run_reproduce(o), 1);
-  EXPECT_NE(log.str().find("claim impossible NOT MET"), std::string::npos) << log.str();
-  EXPECT_EQ(log.str().find("elsewhere"), std::string::npos);
-  std::ifstream outcomes(dir_ / "out" / "claims.jsonl");
-  std::vector<json> lines;
-  for (std::string line; std::getline(outcomes, line);) lines.push_back(json::parse(line));
-  ASSERT_EQ(lines.size(), 2u);
-  EXPECT_TRUE(lines[0]["met"].get<bool>());
-  EXPECT_FALSE(lines[1]["met"].get<bool>());
-  std::ifstream macros(dir_ / "generated" / "macros.tex");
-  std::stringstream text;
-  text << macros.rdbuf();
-  EXPECT_NE(text.str().find("\\newcommand{\\TinyLower}{0."), std::string::npos) << text.str();
-  EXPECT_NE(text.str().find("\\newcommand{\\ClaimsMet}{1}"), std::string::npos);
-  // A second reproduction reuses the complete run directory.
-  EXPECT_EQ(wrsec::experiments::run_reproduce(o), 1);
-  EXPECT_NE(log.str().find("resuming"), std::string::npos);
-  // ... but not a run of an edited spec.
-  std::ofstream(dir_ / "spec.ini", std::ios::app) << "# edited\n";
-  EXPECT_THROW(wrsec::experiments::run_reproduce(o), wrsec::InvalidArgument);
-
-  o.profile = "nope";
-  EXPECT_THROW(wrsec::experiments::run_reproduce(o), wrsec::InvalidArgument);
 }
 
 TEST(TexEscape, EscapesSpecialsAndComparisons) {

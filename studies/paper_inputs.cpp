@@ -1,24 +1,20 @@
-#include "experiments/reproduce.h"
+#include "studies/paper_inputs.h"
 
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <ostream>
 #include <sstream>
 
 #include "core/atomic_file.h"
-#include "core/errors.h"
-#include "core/sha256.h"
 #include "experiments/claims.h"
 #include "experiments/provenance.h"
 #include "experiments/report_format.h"
-#include "experiments/run_dir.h"
-#include "experiments/spec.h"
-#include "experiments/taylormlp.h"
-#include "experiments/watermark_robustness.h"
 
-namespace wrsec::experiments {
+namespace wrsec::studies {
 namespace fs = std::filesystem;
+using experiments::fmt;
+using experiments::json_at;
+using experiments::tex_escape;
 using nlohmann::json;
 
 namespace {
@@ -66,10 +62,6 @@ void put(const fs::path& dir, const std::string& name, const std::string& conten
   f.commit();
 }
 
-std::vector<json> rows_if_exists(const fs::path& path) {
-  return fs::exists(path) ? read_json_lines(path) : std::vector<json>{};
-}
-
 std::string attack_label(const json& row) {
   const std::string id = text(row, "attack.id");
   if (id == "quantize") return "int" + text(row, "attack.params.bits");
@@ -80,36 +72,36 @@ std::string attack_label(const json& row) {
   return id;
 }
 
-void write_paper_inputs(const fs::path& out, const fs::path& paper, const std::string& profile,
-                        const ReproduceOptions& options, const std::vector<Claim>& claims,
-                        const std::vector<ClaimOutcome>& outcomes) {
+}  // namespace
+
+void write_paper_inputs(const StudyOutputs& o, const fs::path& out, const fs::path& paper) {
   fs::create_directories(paper);
-  const auto cells = rows_if_exists(out / "taylormlp" / "cells.jsonl");
-  std::vector<json> measurements;
-  for (auto& m : rows_if_exists(out / "taylormlp" / "measurements.jsonl"))
-    if (m.value("schema", "") == "wrsec.taylormlp.measurement.v1") measurements.push_back(m);
-  const auto removal = rows_if_exists(out / "runs" / "wm_removal_quick" / "results.jsonl");
+  const auto cells = study_cells(o, out);
+  const auto measurements = study_measurements(o, out);
+  std::vector<json> removal;
+  for (const auto& c : cells)
+    if (text(c, "study_spec") == "removal_transforms") removal.push_back(c);
 
   // Macros: the run, then every claim that names one.
-  const Provenance prov = Provenance::current(options.threads);
+  const experiments::Provenance prov = experiments::Provenance::current(o.threads);
   std::ostringstream macros;
   std::size_t met = 0;
-  for (const auto& o : outcomes) met += o.met ? 1 : 0;
+  for (const auto& r : o.outcomes) met += r.met ? 1 : 0;
   const auto define = [&](const std::string& name, const std::string& value) {
     macros << "\\newcommand{\\" << name << "}{" << value << "}\n";
   };
-  define("ReproProfile", tex_escape(profile));
-  define("ReproSeed", std::to_string(options.seed));
+  define("ReproProfile", tex_escape(o.profile));
+  define("ReproSeed", std::to_string(o.seed));
   define("ReproGit", tex_escape(prov.git_describe));
   define("ReproCores", std::to_string(prov.hardware_threads));
-  define("ReproDate", utc_timestamp().substr(0, 10));
+  define("ReproDate", experiments::utc_timestamp().substr(0, 10));
   define("ReproAlpha", "0.05");
-  define("ClaimsTotal", std::to_string(outcomes.size()));
+  define("ClaimsTotal", std::to_string(o.outcomes.size()));
   define("ClaimsMet", std::to_string(met));
-  for (std::size_t i = 0; i < claims.size(); ++i)
-    if (!claims[i].macro.empty())
-      define(claims[i].macro,
-             outcomes[i].measured ? fmt(*outcomes[i].measured, claims[i].digits) : "??");
+  for (std::size_t i = 0; i < o.claims.size(); ++i)
+    if (!o.claims[i].macro.empty())
+      define(o.claims[i].macro,
+             o.outcomes[i].measured ? fmt(*o.outcomes[i].measured, o.claims[i].digits) : "??");
   put(paper, "macros.tex", macros.str());
 
   // Extraction.
@@ -129,7 +121,8 @@ void write_paper_inputs(const fs::path& out, const fs::path& paper, const std::s
       << tex_escape(model_label(model)) << " & " << text(c, "counts.n") << " & "
       << text(c, "counts.wins") << " & " << fmt(number(c, "advantage.lower")) << " & "
       << fmt(number(c, "metrics.max_error_hidden.max"), 2) << " \\\\\n";
-    if (model.rfind("random:", 0) == 0 || model.rfind("llama_synthetic", 0) == 0)
+    const std::string spec = text(c, "study_spec");
+    if (spec == "extraction_paper" || spec == "extraction_official")
       series["extraction-" + format + "-" + activation(model) + ".csv"].emplace_back(
           order, csv_num(order) + "," + text(c, "counts.n") + "," + text(c, "counts.wins") + "," +
                      csv_num(number(c, "advantage.lower")) + "," +
@@ -238,8 +231,8 @@ void write_paper_inputs(const fs::path& out, const fs::path& paper, const std::s
   std::ostringstream cl;
   cl << "\\begin{tabular}{p{0.42\\linewidth}lrl}\n\\toprule\nclaim & requirement & measured & met "
         "\\\\\n\\midrule\n";
-  for (std::size_t i = 0; i < claims.size(); ++i) {
-    const Claim& c = claims[i];
+  for (std::size_t i = 0; i < o.claims.size(); ++i) {
+    const experiments::Claim& c = o.claims[i];
     std::ostringstream req;
     req << c.aggregate << " "
         << (c.require == ">="   ? "$\\ge$"
@@ -247,149 +240,11 @@ void write_paper_inputs(const fs::path& out, const fs::path& paper, const std::s
                                 : "$=$")
         << " " << fmt(c.target, c.digits);
     cl << tex_escape(c.text) << " & " << req.str() << " & "
-       << (outcomes[i].measured ? fmt(*outcomes[i].measured, c.digits) : "--") << " & "
-       << (outcomes[i].met ? "yes" : "\\textbf{no}") << " \\\\\n";
+       << (o.outcomes[i].measured ? fmt(*o.outcomes[i].measured, c.digits) : "--") << " & "
+       << (o.outcomes[i].met ? "yes" : "\\textbf{no}") << " \\\\\n";
   }
   cl << "\\bottomrule\n\\end{tabular}\n";
   put(paper, "tab_claims.tex", cl.str());
 }
 
-}  // namespace
-
-int run_reproduce(const ReproduceOptions& options) {
-  const auto log = [&](const std::string& line) {
-    if (options.log) *options.log << line << std::endl;
-  };
-  if (options.threads < 1) throw InvalidArgument("threads must be at least 1");
-  const fs::path claims_path =
-      options.claims.is_absolute() ? options.claims : options.root / options.claims;
-  json file;
-  try {
-    file = json::parse(read_text_file(claims_path));
-  } catch (const json::exception& e) {
-    throw InvalidArgument("claims file '" + claims_path.string() + "' is not JSON: " + e.what());
-  }
-  if (!file.is_object() || file.value("schema", "") != "wrsec.claims.v1")
-    throw InvalidArgument("claims file '" + claims_path.string() +
-                          "' must be an object with schema wrsec.claims.v1");
-  if (!file.contains("profiles") || !file["profiles"].contains(options.profile)) {
-    std::string known;
-    if (file.contains("profiles"))
-      for (const auto& [name, p] : file["profiles"].items())
-        known += (known.empty() ? "" : ", ") + name;
-    throw InvalidArgument("unknown profile '" + options.profile + "' (claims file has: " + known +
-                          ")");
-  }
-  std::vector<Claim> claims;
-  for (const auto& j : file.value("claims", json::array())) {
-    Claim c = Claim::from_json(j);
-    if (c.applies_to(options.profile)) claims.push_back(std::move(c));
-  }
-  const json& profile = file["profiles"][options.profile];
-  const fs::path out =
-      options.out.empty() ? fs::path("runs") / ("reproduce-" + options.profile) : options.out;
-  fs::create_directories(out / "runs");
-
-  // Validate every spec before running anything.
-  struct SpecRun {
-    fs::path path;
-    ExperimentSpec spec;
-    json entry;
-  };
-  std::vector<SpecRun> specs;
-  for (const auto& s : profile.value("specs", json::array())) {
-    if (!s.is_object() || !s.contains("spec") || !s["spec"].is_string())
-      throw InvalidArgument("claims file: every profile spec needs a \"spec\" path");
-    const fs::path path = options.root / s["spec"].get<std::string>();
-    specs.push_back({path, ExperimentSpec::load(path), s});
-  }
-  for (const auto& e : profile.value("experiments", json::array()))
-    if (const std::string name = e.value("name", "");
-        name != "taylormlp" && name != "watermark_robustness")
-      throw InvalidArgument("claims file: unknown experiment '" + name +
-                            "' (expected taylormlp or watermark_robustness)");
-
-  for (const auto& e : profile.value("experiments", json::array())) {
-    const std::string name = e.value("name", "");
-    const std::string p = e.value("profile", options.profile);
-    log("reproduce: experiment " + name + " (profile " + p + ")");
-    if (name == "taylormlp") {
-      TaylorMlpOptions o;
-      o.profile = p;
-      o.out_dir = out / "taylormlp";
-      o.seed = options.seed;
-      o.threads = options.threads;
-      o.log = options.log;
-      run_taylormlp(o);
-    } else if (name == "watermark_robustness") {
-      WatermarkRobustnessOptions o;
-      o.profile = p;
-      o.out_dir = out / "watermark_robustness";
-      o.seed = options.seed;
-      o.threads = options.threads;
-      o.log = options.log;
-      run_watermark_robustness(o);
-    }
-  }
-  for (const auto& [path, spec, s] : specs) {
-    const fs::path dir = out / "runs" / spec.name;
-    RunDirOptions o;
-    o.threads = options.threads;
-    o.log = options.log;
-    if (s.contains("trials")) o.trials = s["trials"].get<std::uint64_t>();
-    if (fs::exists(dir / "manifest.json")) {
-      // Reuse a previous reproduction's run only if it ran this very spec with these overrides.
-      const json m = json::parse(read_text_file(dir / "manifest.json"));
-      json overrides = json::object();
-      if (o.trials) overrides["trials"] = *o.trials;
-      if (m.value("overrides", json()) != overrides ||
-          json_at(m, "spec.sha256") != to_hex(sha256(read_text_file(path))))
-        throw InvalidArgument("'" + dir.string() + "' holds a run of another version of '" +
-                              path.string() +
-                              "' or other trials; remove it or choose another --out");
-      log("reproduce: spec " + spec.name + ": resuming " + dir.string());
-      resume_run(dir,
-                 RunDirOptions{options.threads, {}, {}, {}, nullptr, nullptr, options.log, {}});
-    } else {
-      log("reproduce: spec " + spec.name + " -> " + dir.string());
-      start_run(path, dir, o);
-    }
-  }
-
-  std::vector<ClaimOutcome> outcomes;
-  AtomicFile jsonl(out / "claims.jsonl");
-  std::ostringstream md;
-  md << "# Claims (" << claims_path.string() << ", profile " << options.profile << ")\n\n"
-     << "| claim | requirement | measured | met |\n|---|---|---:|---|\n";
-  int failures = 0;
-  for (const auto& c : claims) {
-    outcomes.push_back(evaluate_claim(c, out));
-    const ClaimOutcome& o = outcomes.back();
-    jsonl.write(o.to_json(c).dump() + "\n");
-    md << "| " << c.id << ": " << c.text << " | " << c.statement() << " | "
-       << (o.measured ? fmt(*o.measured, 6) : "–") << " | " << (o.met ? "yes" : "**NO**") << " |\n";
-    if (!o.met) {
-      ++failures;
-      if (options.log)
-        *options.log << "claim " << c.id << " NOT MET\n  expected: " << c.statement()
-                     << "\n  measured: " << (o.measured ? fmt(*o.measured, 6) : "none") << " ("
-                     << o.problem << ")" << (o.witness.empty() ? "" : "\n  at: " + o.witness)
-                     << "\n";
-    }
-  }
-  jsonl.commit();
-  AtomicFile md_file(out / "claims.md");
-  md_file.write(md.str());
-  md_file.commit();
-  if (options.write_paper) {
-    const fs::path paper =
-        options.paper_dir.empty() ? options.root / "paper" / "generated" : options.paper_dir;
-    write_paper_inputs(out, paper, options.profile, options, claims, outcomes);
-    log("reproduce: paper inputs in " + paper.string());
-  }
-  log("reproduce: " + std::to_string(claims.size() - static_cast<std::size_t>(failures)) + " of " +
-      std::to_string(claims.size()) + " claims met (" + (out / "claims.md").string() + ")");
-  return failures;
-}
-
-}  // namespace wrsec::experiments
+}  // namespace wrsec::studies

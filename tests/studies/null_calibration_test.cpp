@@ -1,4 +1,4 @@
-#include "experiments/null_calibration.h"
+#include "studies/null_calibration.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include "core/rng.h"
 #include "definitions/statistics.h"
 
-namespace wrsec::experiments {
+namespace wrsec::studies {
 namespace {
 
 TEST(NullCalibration, GaussianThresholdIsMeanPlusZSigma) {
@@ -72,4 +72,4 @@ TEST(NullCalibration, RejectsBadInput) {
 }
 
 }  // namespace
-}  // namespace wrsec::experiments
+}  // namespace wrsec::studies

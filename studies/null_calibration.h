@@ -11,7 +11,7 @@
 #include <optional>
 #include <vector>
 
-namespace wrsec::experiments {
+namespace wrsec::studies {
 
 struct NullThresholds {
   double mean = 0;
@@ -26,4 +26,4 @@ struct NullThresholds {
 // Number of scores strictly above the threshold.
 [[nodiscard]] std::size_t count_above(const std::vector<double>& scores, double threshold);
 
-}  // namespace wrsec::experiments
+}  // namespace wrsec::studies

@@ -1,4 +1,4 @@
-#include "experiments/null_calibration.h"
+#include "studies/null_calibration.h"
 
 #include <algorithm>
 #include <boost/math/distributions/normal.hpp>
@@ -6,7 +6,7 @@
 
 #include "core/errors.h"
 
-namespace wrsec::experiments {
+namespace wrsec::studies {
 
 NullThresholds calibrate_null(std::vector<double> scores, double p) {
   if (scores.size() < 2) throw InvalidArgument("calibrate_null: needs at least 2 null scores");
@@ -32,4 +32,4 @@ std::size_t count_above(const std::vector<double>& scores, double threshold) {
       std::count_if(scores.begin(), scores.end(), [&](double s) { return s > threshold; }));
 }
 
-}  // namespace wrsec::experiments
+}  // namespace wrsec::studies

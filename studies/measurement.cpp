@@ -1,0 +1,22 @@
+#include "studies/measurement.h"
+
+#include "studies/taylormlp_measurements.h"
+#include "studies/watermark_measurements.h"
+
+namespace wrsec::studies {
+
+void register_builtin_measurements(MeasurementRegistry& registry) {
+  register_taylormlp_measurements(registry);
+  register_watermark_measurements(registry);
+}
+
+const MeasurementRegistry& builtin_measurements() {
+  static const MeasurementRegistry registry = [] {
+    MeasurementRegistry r("measurement");
+    register_builtin_measurements(r);
+    return r;
+  }();
+  return registry;
+}
+
+}  // namespace wrsec::studies

@@ -1,0 +1,138 @@
+#include "studies/watermark_measurements.h"
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "core/errors.h"
+#include "core/parallel.h"
+#include "core/rng.h"
+#include "definitions/sources.h"
+#include "definitions/statistics.h"
+#include "experiments/catalog.h"
+#include "games/watermark_common.h"
+#include "studies/null_calibration.h"
+
+namespace wrsec::studies {
+
+namespace {
+
+using definitions::Params;
+using nlohmann::json;
+
+// The largest tail probability P[Bin(T, p0) >= k] that is still <= target (log2), i.e. the exact
+// size of the binomial rule for a perfectly independent model, and its threshold k.
+std::pair<std::uint64_t, double> binomial_rule(std::uint64_t bits, double p0, double target) {
+  const double log_target = std::log2(target);
+  for (std::uint64_t k = 0; k <= bits; ++k) {
+    const double lp = definitions::log2_binomial_tail(k, bits, p0);
+    if (lp <= log_target) return {k, lp};
+  }
+  return {bits + 1, -std::numeric_limits<double>::infinity()};
+}
+
+std::vector<std::string> split_ids(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    const auto b = item.find_first_not_of(' '), e = item.find_last_not_of(' ');
+    if (b == std::string::npos) throw InvalidArgument("schemes: empty scheme id in '" + text + "'");
+    out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+class NullCalibration final : public Measurement {
+ public:
+  explicit NullCalibration(const Params& p)
+      : schemes_(split_ids(
+            p.get_string("schemes", "uchida,spread_spectrum,lsb_parity,qim,trigger_set"))),
+        zoo_(p.get_string("model", "mlp_784_64_64_10_relu")),
+        null_first_(p.get_int("null_first", 100)),
+        null_count_(p.get_int("null_count", 20)),
+        calibration_keys_(p.get_int("calibration_keys", 50)),
+        test_keys_(p.get_int("test_keys", 100)) {
+    for (const auto& s : schemes_) (void)experiments::Catalog::builtin().schemes.create(s, {});
+    if (null_first_ < 0 || null_count_ < 1 || null_count_ > 1000)
+      throw InvalidArgument("null_first must be >= 0 and null_count in [1, 1000]");
+    if (calibration_keys_ < 2 || test_keys_ < 1 || calibration_keys_ + test_keys_ > 100000)
+      throw InvalidArgument("calibration_keys must be >= 2, test_keys >= 1 (at most 100000 keys)");
+  }
+  std::size_t units() const override { return schemes_.size(); }
+  std::string unit_label(std::size_t u) const override {
+    return "empirical null of " + schemes_.at(u) + " on " + std::to_string(null_count_) +
+           " null models";
+  }
+  bool deterministic() const override { return true; }
+
+  json run_unit(std::size_t u, const MeasurementContext& c) const override {
+    const std::string& scheme_id = schemes_.at(u);
+    const auto scheme = experiments::Catalog::builtin().schemes.create(scheme_id, {});
+    const auto owner_source = definitions::ModelSource::parse("zoo:" + zoo_ + "@1");
+    Rng unused(0, 0, 0);
+    const nn::Model owner = owner_source.draw(unused);
+    const games::NullModels nulls(zoo_, std::uint64_t(null_first_), std::uint64_t(null_count_));
+    for (std::uint64_t i = 0; i < nulls.count(); ++i) (void)nulls.model(i);  // train up front
+    const auto keys = static_cast<std::uint64_t>(calibration_keys_ + test_keys_);
+    const std::uint64_t n = keys * nulls.count();
+    std::vector<double> scores(n);
+    std::vector<std::uint64_t> bits(n);
+    std::vector<double> p0(n);
+    ParallelOptions dynamic;
+    dynamic.schedule = Schedule::dynamic;
+    parallel_for(static_cast<std::int64_t>(n), dynamic, [&](std::int64_t i) {
+      const auto k = static_cast<std::uint64_t>(i);
+      Rng coins(c.seed, stable_hash("watermark_robustness.calibration/" + scheme_id), k);
+      const auto secret = scheme->keygen(owner, coins);
+      const auto v = games::check_suspect(*scheme, secret, nulls.model(k / keys));
+      scores[k] = static_cast<double>(v.matches);
+      bits[k] = v.bits;
+      p0[k] = v.p0;
+    });
+    std::vector<double> calibration, test;
+    for (std::uint64_t i = 0; i < n; ++i)
+      (i % keys < std::uint64_t(calibration_keys_) ? calibration : test).push_back(scores[i]);
+    json rows = json::array();
+    const auto [k, size] = binomial_rule(bits.front(), p0.front(), 1e-3);
+    for (const double p : {0.05, 1e-3}) {
+      const NullThresholds t = calibrate_null(calibration, p);
+      json row = {{"kind", "null_calibration"},
+                  {"scheme", scheme_id},
+                  {"p", p},
+                  {"bits", bits.front()},
+                  {"p0", p0.front()},
+                  {"binomial_rule_k", k},
+                  {"binomial_rule_log2_size", size},
+                  {"null_models", nulls.count()},
+                  {"calibration_scores", calibration.size()},
+                  {"test_scores", test.size()},
+                  {"mean", t.mean},
+                  {"std", t.std},
+                  {"gaussian_threshold", t.gaussian},
+                  {"gaussian_test_false_accepts", count_above(test, t.gaussian)}};
+      if (t.quantile) {
+        row["quantile_threshold"] = *t.quantile;
+        row["quantile_test_false_accepts"] = count_above(test, *t.quantile);
+      }
+      rows.push_back(std::move(row));
+    }
+    return rows;
+  }
+
+ private:
+  std::vector<std::string> schemes_;
+  std::string zoo_;
+  std::int64_t null_first_, null_count_, calibration_keys_, test_keys_;
+};
+
+}  // namespace
+
+void register_watermark_measurements(MeasurementRegistry& r) {
+  r.add("watermark.null_calibration",
+        "empirical null of each scheme's match count on independently trained models: Gaussian "
+        "and quantile thresholds with held-out false accepts (schemes, model, null_first, "
+        "null_count, calibration_keys, test_keys)",
+        [](const Params& p) { return std::make_unique<NullCalibration>(p); });
+}
+
+}  // namespace wrsec::studies
