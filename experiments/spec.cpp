@@ -319,7 +319,9 @@ double ExperimentSpec::alpha_per_cell() const {
 
 std::uint64_t ExperimentSpec::batch_size() const {
   if (batch > 0) return batch;
-  return std::max<std::uint64_t>(1, (trials + 15) / 16);
+  // A sixteenth of the trials, but at least 16 (or all of them): a batch ends in a barrier, so
+  // cells of a few expensive trials still keep many threads busy.
+  return std::max<std::uint64_t>((trials + 15) / 16, std::min<std::uint64_t>(trials, 16));
 }
 
 void ExperimentSpec::restrict_axis(const std::string& key, const std::string& values) {

@@ -13,7 +13,7 @@
 //   correction = bonferroni         # bonferroni (alpha/K per cell, the default) | none
 //   stop_when = lower > 0.1         # optional: none | lower>X | upper<Y (anytime-valid)
 //   first_look = 64                 # first checkpoint when stopping early (default 64)
-//   batch = 500                     # trials between checkpoints of a run (default: trials/16)
+//   batch = 500                     # trials between checkpoints (default: trials/16, at least 16)
 //   [game]                          # fixed parameters of each component
 //   p0 = 0.4
 //   [sweep]                         # axes: a list "a, b, c" or an inclusive range "lo:step:hi"
@@ -51,7 +51,7 @@ struct ExperimentSpec {
   Correction correction = Correction::bonferroni;
   definitions::StopRule stop;
   std::uint64_t first_look = 64;
-  std::uint64_t batch = 0;  // 0 = trials/16 (at least 1)
+  std::uint64_t batch = 0;  // 0 = trials/16, at least min(trials, 16)
   std::vector<SweepAxis> sweep;
 
   // Parses the text of a spec; origin names it in error messages (a path or "<string>").

@@ -338,9 +338,10 @@ void play(const Profile& p, const fs::path& out, const ReproduceOptions& o,
     const double estimate = p.measurement_estimates[i] / double(o.shard.count);
     const std::size_t first = offset;
     offset += p.measurement_units[i];
-    bool done = false;
-    on_root(comm, [&] { done = measurement_done(dir); });
-    if (done) {
+    std::string done;
+    on_root(comm, [&] { done = measurement_done(dir) ? "yes" : "no"; });
+    comm.broadcast(done);
+    if (done == "yes") {
       clock.skip(estimate);
       if (comm.rank() == 0 && o.log)
         *o.log << "[" << step << "/" << steps << "] measurement " << m.name

@@ -427,6 +427,10 @@ TEST(SpecBatch, DefaultIsAboutSixteenthOfTheTrials) {
     EXPECT_LE((trials + b - 1) / b, 16U) << trials;  // at most 16 batches
   }
   EXPECT_EQ(with_trials(1).batch_size(), 1U);
+  // Cells of few trials keep up to 16 threads busy per batch.
+  EXPECT_EQ(with_trials(10).batch_size(), 10U);
+  EXPECT_EQ(with_trials(30).batch_size(), 16U);
+  EXPECT_EQ(with_trials(300).batch_size(), 19U);
   EXPECT_EQ(parse(kHead + "batch = 7\n").batch_size(), 7U);
 }
 
