@@ -11,9 +11,9 @@
 #include "core/errors.h"
 #include "definitions/statistics.h"
 #include "experiments/cell_run.h"
+#include "experiments/jsonl_sink.h"
 #include "experiments/null_calibration.h"
 #include "experiments/report_format.h"
-#include "experiments/sink.h"
 #include "games/watermark_common.h"
 
 namespace wrsec::experiments {
