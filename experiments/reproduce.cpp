@@ -346,7 +346,7 @@ int run_reproduce(const ReproduceOptions& options) {
           json_at(m, "spec.sha256") != to_hex(sha256(read_text_file(path))))
         throw InvalidArgument("'" + dir.string() + "' holds a run of another version of '" +
                               path.string() +
-                              "' or other trials; remove it or choose another --out");
+                              "' or other trials; remove it or choose another output directory");
       log("reproduce: spec " + spec.name + ": resuming " + dir.string());
       resume_run(dir,
                  RunDirOptions{options.threads, {}, {}, {}, nullptr, nullptr, options.log, {}});

@@ -63,16 +63,16 @@ Plan make_plan(const std::string& text, const std::string& origin, const std::st
   p.shard = shard;
   if (overrides.contains("trials")) {
     p.spec.trials = overrides.at("trials").get<std::uint64_t>();
-    if (p.spec.trials == 0) throw InvalidArgument("--trials must be at least 1");
+    if (p.spec.trials == 0) throw InvalidArgument("trials must be at least 1");
   }
   if (overrides.contains("stop_when"))
     p.spec.stop = definitions::StopRule::parse(overrides.at("stop_when").get<std::string>());
   if (shard.count > 1 && p.spec.stop.active())
     throw InvalidArgument(
-        "--shard cannot be combined with early stopping (stop_when): the stopping rule needs "
-        "every trial of a cell; use MPI ranks instead");
+        "a shard cannot be combined with early stopping (stop_when): the stopping rule needs "
+        "every trial of a cell; distribute the cell over MPI ranks instead");
   if (shard.count > p.spec.trials)
-    throw InvalidArgument("--shard " + shard.to_string() + ": more shards than trials (" +
+    throw InvalidArgument("shard " + shard.to_string() + ": more shards than trials (" +
                           std::to_string(p.spec.trials) + ")");
   p.cells = p.spec.cells();
   const Catalog& catalog = Catalog::builtin();
@@ -436,10 +436,11 @@ void remove_stale_temporaries(const fs::path& dir) {
 }
 
 // Creates dir with its spec and manifest: built in a sibling temporary and renamed into place.
-void create_run_dir(const fs::path& dir, const Plan& plan, const json& manifest) {
+// An existing dir is refused with the hint (what to do instead) in parentheses.
+void create_run_dir(const fs::path& dir, const Plan& plan, const json& manifest,
+                    const std::string& if_exists) {
   if (fs::exists(dir))
-    throw InvalidArgument("run directory '" + dir.string() + "' exists (use 'wrsec run --resume " +
-                          dir.string() + "' to continue it)");
+    throw InvalidArgument("run directory '" + dir.string() + "' exists (" + if_exists + ")");
   fs::path parent = dir.parent_path();
   if (parent.empty()) parent = ".";
   fs::create_directories(parent);
@@ -472,7 +473,7 @@ Shard Shard::parse(const std::string& text) {
   };
   if (slash == std::string::npos || !number(text.substr(0, slash), s.index) ||
       !number(text.substr(slash + 1), s.count) || s.count == 0 || s.index >= s.count)
-    throw InvalidArgument("--shard must be i/N with 0 <= i < N, got '" + text + "'");
+    throw InvalidArgument("a shard must be i/N with 0 <= i < N, got '" + text + "'");
   return s;
 }
 
@@ -500,7 +501,7 @@ void start_run(const fs::path& spec_path, const fs::path& dir, const RunDirOptio
   std::string error;
   if (comm.rank() == 0) {
     try {
-      create_run_dir(dir, plan, manifest);
+      create_run_dir(dir, plan, manifest, "resume it to continue");
     } catch (const std::exception& e) {
       if (comm.size() == 1) throw;
       error = e.what();
@@ -515,8 +516,8 @@ void resume_run(const fs::path& dir, const RunDirOptions& options) {
   if (options.threads < 1) throw InvalidArgument("threads must be at least 1");
   if (options.trials || options.stop || options.shard.count != 1)
     throw InvalidArgument(
-        "--resume continues a run as it was started: --trials, --stop-when and --shard are "
-        "recorded in its manifest and cannot be changed");
+        "a run is resumed as it was started: its trials, stopping rule and shard are recorded in "
+        "its manifest and cannot be changed");
   const SoloCommunicator solo;
   const Communicator& comm = options.comm ? *options.comm : solo;
   auto [plan, manifest] = open_run(dir);
@@ -591,7 +592,7 @@ void merge_runs(const std::vector<fs::path>& inputs, const fs::path& out) {
                        {"shard", runs[r].second["shard"]},
                        {"segments", runs[r].second["segments"]}});
   manifest["merged_from"] = sources;
-  create_run_dir(out, plan, manifest);
+  create_run_dir(out, plan, manifest, "merge into a new directory");
   for (std::size_t i = 0; i < plan.cells.size(); ++i) save_state(out, plan, i, states[i]);
   write_outputs(out, plan, states, manifest);
 }
