@@ -2,7 +2,7 @@
 // Result sinks (modelled on google/benchmark's reporters): begin() once with the run's header,
 // write() per cell, finish() at the end. Every result leaves wrsec through a sink; the reporters
 // (one file pair each) are jsonl_sink.h, csv_sink.h, markdown_sink.h, latex_sink.h and
-// table_sink.h. A file reporter writes its file atomically and only at finish().
+// table_sink.h. A file reporter's file appears only at finish(), complete (AtomicFile).
 #include <cstddef>
 #include <cstdint>
 #include <memory>
