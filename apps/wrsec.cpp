@@ -14,10 +14,12 @@
 #include "attacks/taylor_sign_hypothesis.h"
 #include "core/errors.h"
 #include "experiments/cell_run.h"
+#include "experiments/jsonl_sink.h"
 #include "experiments/mark_files.h"
 #include "experiments/progress.h"
 #include "experiments/run_dir.h"
 #include "experiments/sink.h"
+#include "experiments/table_sink.h"
 #include "nn/zoo.h"
 #include "studies/reproduce.h"
 
@@ -166,14 +168,26 @@ int cmd_run_spec(const std::vector<std::string>& args) {
   }
   if (!vm.count("spec")) throw InvalidArgument("a spec file is required (see 'wrsec run --help')");
   const std::filesystem::path spec_path = vm["spec"].as<std::string>();
-  if (vm.count("shard"))
-    options.shard = wrsec::experiments::Shard::parse(vm["shard"].as<std::string>());
+  if (vm.count("shard")) {
+    try {
+      options.shard = wrsec::experiments::Shard::parse(vm["shard"].as<std::string>());
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument(std::string("--shard: ") + e.what());
+    }
+  }
   if (vm.count("trials")) {
     options.trials = parse_count("--trials", vm["trials"].as<std::string>());
     if (*options.trials == 0) throw InvalidArgument("--trials must be at least 1");
   }
   if (vm.count("stop-when"))
     options.stop = wrsec::definitions::StopRule::parse(vm["stop-when"].as<std::string>());
+  // The library names no flags; say which ones when the mistake is on the command line.
+  if (options.shard.count > 1 &&
+      (options.stop ? *options.stop : wrsec::experiments::ExperimentSpec::load(spec_path).stop)
+          .active())
+    throw InvalidArgument(
+        "--shard cannot be combined with early stopping (--stop-when or the spec's stop_when): "
+        "the stopping rule needs every trial of a cell; run the ranks under mpirun instead");
   std::filesystem::path out;
   if (vm.count("out")) {
     out = vm["out"].as<std::string>();
@@ -183,6 +197,11 @@ int cmd_run_spec(const std::vector<std::string>& args) {
       out += "-shard" + std::to_string(options.shard.index) + "of" +
              std::to_string(options.shard.count);
   }
+  // Under mpirun the library checks this on rank 0 alone (a check on every rank could race with
+  // rank 0 creating the directory).
+  if ((!g_world || g_world->size() == 1) && std::filesystem::exists(out))
+    throw InvalidArgument("run directory '" + out.string() + "' exists (use 'wrsec run --resume " +
+                          out.string() + "' to continue it, or another --out)");
   wrsec::experiments::start_run(spec_path, out, options);
   if (!quiet && (!g_world || g_world->rank() == 0))
     std::cout << "results in " << out.string() << "/results.jsonl (report: " << out.string()

@@ -1,8 +1,7 @@
 #pragma once
-// parallel_for(n, body): body(i) for every i in [0, n) in one OpenMP parallel loop. Nothing
-// escapes the OpenMP region: the first exception thrown by an iteration is captured, the bodies
-// of the iterations not yet begun are skipped, and it is rethrown on the caller after the region.
-// Each i runs once, on one thread; the one helper for an OpenMP loop whose body can throw.
+// parallel_for(n, body): body(i) once for each i in [0, n), in one OpenMP loop. Nothing escapes
+// the OpenMP region: the first exception an iteration throws is kept, the iterations not yet begun
+// are skipped, and it is rethrown on the calling thread after the region.
 #include <omp.h>
 
 #include <atomic>

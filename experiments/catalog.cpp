@@ -37,7 +37,7 @@ CellInstance instantiate(const Catalog& catalog, const CellSpec& spec) {
     throw InvalidArgument("scheme parameters given but no scheme selected");
   }
   if (cell.game->needs_scheme() && !cell.scheme)
-    throw InvalidArgument("game '" + spec.game + "' needs a scheme (--scheme)");
+    throw InvalidArgument("game '" + spec.game + "' needs a scheme");
   cell.adversary = catalog.attacks.create(spec.attack, spec.attack_params);
   cell.game->check(cell.scheme.get(), *cell.adversary);
   return cell;

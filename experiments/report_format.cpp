@@ -17,6 +17,18 @@ std::string fmt(double v, int precision) {
   return o.str();
 }
 
+std::string params_text(const CellSpec& cell) {
+  std::string out;
+  const auto add = [&](const char* component, const definitions::Params& p) {
+    for (const auto& [k, v] : p.values())
+      out += (out.empty() ? "" : " ") + std::string(component) + "." + k + "=" + v;
+  };
+  add("game", cell.game_params);
+  add("scheme", cell.scheme_params);
+  add("attack", cell.attack_params);
+  return out;
+}
+
 double metric(const CellResult& r, const std::string& name, const char* which) {
   const auto it = r.counts.metrics.find(name);
   if (it == r.counts.metrics.end() || it->second.n == it->second.nonfinite)

@@ -1,5 +1,6 @@
 #pragma once
-// Number formatting and metric lookup shared by the experiments' Markdown reports.
+// Number formatting, parameter text and metric lookup shared by the reporters and the
+// experiments' Markdown reports.
 #include <string>
 
 #include "experiments/results.h"
@@ -12,6 +13,9 @@ namespace wrsec::experiments {
 // Text for LaTeX (OT1 fonts): escapes _ % & # $ { }, writes >= <= > < in math mode, and drops
 // replaces backslash, ^ and ~ by a space.
 [[nodiscard]] std::string tex_escape(const std::string& s);
+
+// The cell's fixed parameters as "game.k=v scheme.k=v attack.k=v" (each component's in key order).
+[[nodiscard]] std::string params_text(const CellSpec& cell);
 
 // A per-trial metric of a cell: which = "mean" | "min" | "max"; NaN when absent or all
 // non-finite.

@@ -7,18 +7,20 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <map>
+#include <memory>
 #include <ostream>
-#include <set>
-#include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/errors.h"
 #include "core/sha256.h"
+#include "experiments/csv_sink.h"
+#include "experiments/jsonl_sink.h"
+#include "experiments/latex_sink.h"
+#include "experiments/markdown_sink.h"
 #include "experiments/progress.h"
 #include "experiments/provenance.h"
-#include "experiments/report_format.h"
 #include "experiments/results.h"
+#include "experiments/sink.h"
 
 namespace wrsec::experiments {
 namespace fs = std::filesystem;
@@ -61,7 +63,7 @@ Plan make_plan(const std::string& text, const std::string& origin, const std::st
   p.shard = shard;
   if (overrides.contains("trials")) {
     p.spec.trials = overrides.at("trials").get<std::uint64_t>();
-    if (p.spec.trials == 0) throw InvalidArgument("--trials must be at least 1");
+    if (p.spec.trials == 0) throw InvalidArgument("trials must be at least 1");
   }
   if (overrides.contains("stop_when"))
     p.spec.stop = definitions::StopRule::parse(overrides.at("stop_when").get<std::string>());
@@ -70,10 +72,10 @@ Plan make_plan(const std::string& text, const std::string& origin, const std::st
       p.spec.restrict_axis(key, values.get<std::string>());
   if (shard.count > 1 && p.spec.stop.active())
     throw InvalidArgument(
-        "--shard cannot be combined with early stopping (stop_when): the stopping rule needs "
-        "every trial of a cell; use MPI ranks instead");
+        "a shard cannot be combined with early stopping (stop_when): the stopping rule needs "
+        "every trial of a cell; distribute the cell over MPI ranks instead");
   if (shard.count > p.spec.trials)
-    throw InvalidArgument("--shard " + shard.to_string() + ": more shards than trials (" +
+    throw InvalidArgument("shard " + shard.to_string() + ": more shards than trials (" +
                           std::to_string(p.spec.trials) + ")");
   p.cells = p.spec.cells();
   const Catalog& catalog = Catalog::builtin();
@@ -216,29 +218,6 @@ double reported_alpha(const Plan& plan, const CellState& s) {
   return definitions::spent_alpha(plan.alpha_cell(), s.looks == 0 ? 0 : s.looks - 1);
 }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (const char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
-std::string num(double x, int digits = 4) {
-  return fmt(x, digits);
-}
-
-std::string params_text(const CellSpec& c) {
-  std::string out;
-  const auto add = [&](const char* component, const definitions::Params& p) {
-    for (const auto& [k, v] : p.values())
-      out += (out.empty() ? "" : " ") + std::string(component) + "." + k + "=" + v;
-  };
-  add("game", c.game_params);
-  add("scheme", c.scheme_params);
-  add("attack", c.attack_params);
-  return out;
-}
-
 json manifest_base(const Plan& plan, const fs::path& spec_origin) {
   const Provenance prov = Provenance::current(1);
   json cells = json::array();
@@ -288,118 +267,46 @@ json segment(const RunDirOptions& options, const Communicator& comm, const std::
           {"hardware_threads", prov.hardware_threads}};
 }
 
-// results.jsonl, results.csv, report.md, table.tex, then the manifest marked complete.
+// What the reporters say about the run as a whole.
+RunHeader run_header(const Plan& plan) {
+  RunHeader h;
+  h.title = plan.spec.name;
+  h.description = plan.spec.description;
+  h.seed = plan.spec.seed;
+  h.trials = plan.spec.trials;
+  h.cells = plan.cells.size();
+  h.family_alpha = plan.spec.alpha;
+  h.correction = plan.spec.correction;
+  h.alpha_per_cell = plan.alpha_cell();
+  h.stop = plan.spec.stop;
+  if (plan.spec.stop.active())
+    h.stopping_method = definitions::describe_alpha_spending(plan.spec.first_look);
+  h.shard_index = plan.shard.index;
+  h.shard_count = plan.shard.count;
+  return h;
+}
+
+// results.jsonl, results.csv, report.md, table.tex (each written by its reporter and committed at
+// the end), then the manifest marked complete.
 void write_outputs(const fs::path& dir, const Plan& plan, const std::vector<CellState>& states,
                    json manifest) {
-  std::vector<CellResult> results;
-  std::vector<json> lines;
-  std::set<std::string> metric_names;
+  MultiSink reporters;
+  reporters.add(
+      std::make_unique<JsonlSink>(dir / "results.jsonl", JsonlSink::Content::results_only));
+  reporters.add(std::make_unique<CsvSink>(dir / "results.csv"));
+  reporters.add(std::make_unique<MarkdownSink>(dir / "report.md"));
+  reporters.add(std::make_unique<LatexSink>(dir / "table.tex"));
+  reporters.begin(run_header(plan));
   for (std::size_t i = 0; i < plan.cells.size(); ++i) {
     const CellState& s = states[i];
-    const double a = reported_alpha(plan, s);
-    CellResult r = summarize(plan.cells[i], *plan.instances[i].game, *plan.instances[i].adversary,
-                             plan.spec.seed, {plan.ranges[i].begin, s.next}, s.counts, a);
-    json j = r.core_json();
-    j["cell_index"] = i;
-    j["correction"] = {{"method", to_string(plan.spec.correction)},
-                       {"family_alpha", plan.spec.alpha},
-                       {"cells", plan.cells.size()},
-                       {"alpha_per_cell", plan.alpha_cell()}};
-    if (plan.spec.stop.active()) {
-      j["stopping"] = {{"rule", plan.spec.stop.to_string()},
-                       {"method", definitions::describe_alpha_spending(plan.spec.first_look)},
-                       {"budget", plan.spec.trials},
-                       {"looks", s.looks},
-                       {"alpha_at_last_look", a},
-                       {"stopped_early", s.stopped}};
-    } else {
-      j["stopping"] = {{"rule", "none"}};
-    }
-    for (const auto& [name, m] : s.counts.metrics) metric_names.insert(name);
-    lines.push_back(std::move(j));
-    results.push_back(std::move(r));
+    reporters.write(
+        CellRecord(summarize(plan.cells[i], *plan.instances[i].game, *plan.instances[i].adversary,
+                             plan.spec.seed, {plan.ranges[i].begin, s.next}, s.counts,
+                             reported_alpha(plan, s)),
+                   i, s.looks, s.stopped));
   }
+  reporters.finish();
 
-  AtomicFile jsonl(dir / "results.jsonl");
-  for (const auto& j : lines) jsonl.write(j.dump() + "\n");
-
-  std::ostringstream csv;
-  csv << "cell,game,scheme,attack,params,trials_begin,trials_end,n,wins,estimate,lower,upper,"
-         "alpha,stopped_early";
-  for (const auto& m : metric_names) csv << "," << m << "_mean";
-  csv << "\n";
-  csv.precision(17);
-  for (std::size_t i = 0; i < results.size(); ++i) {
-    const CellResult& r = results[i];
-    csv << i << "," << csv_field(r.spec.game) << "," << csv_field(r.spec.scheme) << ","
-        << csv_field(r.spec.attack) << "," << csv_field(params_text(r.spec)) << ","
-        << r.trials.begin << "," << r.trials.end << "," << r.counts.n << "," << r.counts.wins << ","
-        << r.advantage.estimate << "," << r.advantage.lower << "," << r.advantage.upper << ","
-        << r.alpha << "," << (states[i].stopped ? 1 : 0);
-    for (const auto& m : metric_names) {
-      csv << ",";
-      const auto it = r.counts.metrics.find(m);
-      if (it != r.counts.metrics.end() && it->second.n > it->second.nonfinite)
-        csv << it->second.mean();
-    }
-    csv << "\n";
-  }
-  AtomicFile csv_file(dir / "results.csv");
-  csv_file.write(csv.str());
-
-  std::ostringstream md;
-  std::ostringstream tex;
-  md << "# " << plan.spec.name << "\n\n";
-  if (!plan.spec.description.empty()) md << plan.spec.description << "\n\n";
-  md << "Seed " << plan.spec.seed << "; " << plan.cells.size() << " cell(s) of " << plan.spec.trials
-     << " trials";
-  if (plan.shard.count > 1) md << " (shard " << plan.shard.to_string() << ")";
-  md << ". Family-wise alpha = " << num(plan.spec.alpha) << ", correction "
-     << to_string(plan.spec.correction);
-  if (plan.spec.correction == Correction::bonferroni)
-    md << " over K = " << plan.cells.size() << " cells";
-  md << ": alpha per cell = " << num(plan.alpha_cell(), 6)
-     << ". Lower bounds are one-sided exact Clopper-Pearson at 1 - alpha; search games report "
-        "upper bounds the same way, distinguishing games a two-sided upper bound.\n\n";
-  if (plan.spec.stop.active())
-    md << "Early stopping: rule `" << plan.spec.stop.to_string() << "`, "
-       << definitions::describe_alpha_spending(plan.spec.first_look)
-       << ". Each cell's bounds are at the alpha_k of its last look (column alpha).\n\n";
-  else
-    md << "Stopping rule: none (every cell runs its full trial range).\n\n";
-  std::set<std::string> conventions;
-  for (const auto& r : results) conventions.insert(definitions::advantage_convention(r.shape));
-  for (const auto& c : conventions) md << "Convention: " << c << "\n\n";
-  md << "| # | game | scheme | attack | parameters | trials | wins | Adv estimate | Adv lower | "
-        "Adv upper | alpha | stopped |\n|---:|---|---|---|---|---:|---:|---:|---:|---:|---:|---|\n";
-  tex << "\\begin{tabular}{rlllrrrrr}\n\\toprule\n"
-      << "\\# & game & scheme & attack & trials & wins & $\\widehat{\\mathrm{Adv}}$ & lower & "
-         "upper \\\\\n\\midrule\n";
-  for (std::size_t i = 0; i < results.size(); ++i) {
-    const CellResult& r = results[i];
-    const std::string stopped =
-        plan.spec.stop.active()
-            ? (states[i].stopped ? "at n=" + std::to_string(r.counts.n) : "no (budget)")
-            : "–";
-    md << "| " << i << " | " << r.spec.game << " | " << r.spec.scheme << " | " << r.spec.attack
-       << " | " << params_text(r.spec) << " | " << r.counts.n << " | " << r.counts.wins << " | "
-       << num(r.advantage.estimate) << " | " << num(r.advantage.lower) << " | "
-       << num(r.advantage.upper) << " | " << num(r.alpha, 4) << " | " << stopped << " |\n";
-    tex << i << " & " << tex_escape(r.spec.game) << " & " << tex_escape(r.spec.scheme) << " & "
-        << tex_escape(r.spec.attack) << " & " << r.counts.n << " & " << r.counts.wins << " & "
-        << num(r.advantage.estimate) << " & " << num(r.advantage.lower) << " & "
-        << num(r.advantage.upper) << " \\\\\n";
-  }
-  tex << "\\bottomrule\n\\end{tabular}\n";
-  AtomicFile md_file(dir / "report.md");
-  md_file.write(md.str());
-  AtomicFile tex_file(dir / "table.tex");
-  tex_file.write(tex.str());
-
-  jsonl.commit();
-  csv_file.commit();
-  md_file.commit();
-  tex_file.commit();
   manifest["status"] = "complete";
   manifest["finished_at"] = utc_timestamp();
   json& cells = manifest["cells"];
@@ -532,10 +439,11 @@ void remove_stale_temporaries(const fs::path& dir) {
 }
 
 // Creates dir with its spec and manifest: built in a sibling temporary and renamed into place.
-void create_run_dir(const fs::path& dir, const Plan& plan, const json& manifest) {
+// An existing dir is refused with the hint (what to do instead) in parentheses.
+void create_run_dir(const fs::path& dir, const Plan& plan, const json& manifest,
+                    const std::string& if_exists) {
   if (fs::exists(dir))
-    throw InvalidArgument("run directory '" + dir.string() + "' exists (use 'wrsec run --resume " +
-                          dir.string() + "' to continue it)");
+    throw InvalidArgument("run directory '" + dir.string() + "' exists (" + if_exists + ")");
   fs::path parent = dir.parent_path();
   if (parent.empty()) parent = ".";
   fs::create_directories(parent);
@@ -568,7 +476,7 @@ Shard Shard::parse(const std::string& text) {
   };
   if (slash == std::string::npos || !number(text.substr(0, slash), s.index) ||
       !number(text.substr(slash + 1), s.count) || s.count == 0 || s.index >= s.count)
-    throw InvalidArgument("--shard must be i/N with 0 <= i < N, got '" + text + "'");
+    throw InvalidArgument("a shard must be i/N with 0 <= i < N, got '" + text + "'");
   return s;
 }
 
@@ -597,7 +505,7 @@ void start_run(const fs::path& spec_path, const fs::path& dir, const RunDirOptio
   std::string error;
   if (comm.rank() == 0) {
     try {
-      create_run_dir(dir, plan, manifest);
+      create_run_dir(dir, plan, manifest, "resume it to continue");
     } catch (const std::exception& e) {
       if (comm.size() == 1) throw;
       error = e.what();
@@ -612,8 +520,8 @@ void resume_run(const fs::path& dir, const RunDirOptions& options) {
   if (options.threads < 1) throw InvalidArgument("threads must be at least 1");
   if (options.trials || options.stop || options.shard.count != 1 || !options.restrict.empty())
     throw InvalidArgument(
-        "--resume continues a run as it was started: --trials, --stop-when and --shard are "
-        "recorded in its manifest and cannot be changed");
+        "a run is resumed as it was started: its trials, stopping rule and shard are recorded in "
+        "its manifest and cannot be changed");
   const SoloCommunicator solo;
   const Communicator& comm = options.comm ? *options.comm : solo;
   auto [plan, manifest] = open_run(dir);
@@ -688,7 +596,7 @@ void merge_runs(const std::vector<fs::path>& inputs, const fs::path& out) {
                        {"shard", runs[r].second["shard"]},
                        {"segments", runs[r].second["segments"]}});
   manifest["merged_from"] = sources;
-  create_run_dir(out, plan, manifest);
+  create_run_dir(out, plan, manifest, "merge into a new directory");
   for (std::size_t i = 0; i < plan.cells.size(); ++i) save_state(out, plan, i, states[i]);
   write_outputs(out, plan, states, manifest);
 }

@@ -46,7 +46,7 @@ BernoulliInd::BernoulliInd(BernoulliIndParams params) : params_(params) {
 void BernoulliInd::check(const definitions::WeightReleaseScheme* scheme,
                          const Adversary& adversary) const {
   if (scheme != nullptr)
-    throw InvalidArgument("game 'bernoulli_ind' plays without a scheme; use --scheme none");
+    throw InvalidArgument("game 'bernoulli_ind' plays without a scheme (scheme 'none')");
   if (dynamic_cast<const Distinguisher*>(&adversary) == nullptr)
     throw InvalidArgument("attack '" + adversary.id() +
                           "' is not a distinguisher and cannot play game 'bernoulli_ind'");

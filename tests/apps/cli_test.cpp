@@ -235,7 +235,8 @@ TEST_F(Cli, SpecRunsMergeAndReproduceBadInput) {
     EXPECT_TRUE(fs::exists(out / f)) << f;
   r = run("run " + good + " --out " + out.string());
   EXPECT_EQ(r.exit_code, 2) << r.out;
-  EXPECT_NE(r.out.find("--resume"), std::string::npos);
+  EXPECT_NE(r.out.find("use 'wrsec run --resume " + out.string() + "'"), std::string::npos)
+      << r.out;
   r = run("run --resume " + out.string());
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("already complete"), std::string::npos);
@@ -243,11 +244,15 @@ TEST_F(Cli, SpecRunsMergeAndReproduceBadInput) {
   EXPECT_EQ(r.exit_code, 2) << r.out;
   r = run("run --resume " + out.string() + " --trials 5");
   EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("--trials"), std::string::npos) << r.out;
   r = run("run " + good + " --shard 4/4 --out " + (dir_ / "s").string());
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_NE(r.out.find("--shard"), std::string::npos);
-  r = run("run " + good + " --shard 0/2 --stop-when lower>0.1 --out " + (dir_ / "s").string());
+  r = run("run " + good + " --shard 0/2 --stop-when 'lower>0.1' --out " + (dir_ / "s").string());
   EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("--shard cannot be combined with early stopping"), std::string::npos)
+      << r.out;
+  EXPECT_FALSE(fs::exists(dir_ / "s"));
   r = run("merge " + out.string() + " --out " + (dir_ / "m").string());
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_FALSE(fs::exists(dir_ / "m"));

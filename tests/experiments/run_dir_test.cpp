@@ -773,6 +773,44 @@ TEST_F(RunDir, UnknownParameterLeavesNoDirectory) {
   EXPECT_FALSE(fs::exists(dir));
 }
 
+// The library speaks of trials, shards, stopping rules and run directories; naming the command
+// line's flags is the front end's business (apps/wrsec.cpp adds them).
+TEST_F(RunDir, MessagesNameNoCommandLineFlags) {
+  const auto message = [](auto&& f) {
+    try {
+      f();
+    } catch (const InvalidArgument& e) {
+      return std::string(e.what());
+    }
+    ADD_FAILURE() << "no InvalidArgument";
+    return std::string();
+  };
+  const auto expect_plain = [](const std::string& m, const std::string& fragment) {
+    EXPECT_NE(m.find(fragment), std::string::npos) << m;
+    EXPECT_EQ(m.find("--"), std::string::npos) << m;
+    EXPECT_EQ(m.find("wrsec "), std::string::npos) << m;
+  };
+  const fs::path s = spec("plain", kSpec);
+  RunDirOptions o = opts();
+  o.trials = 0;
+  expect_plain(message([&] { start_run(s, root_ / "a", o); }), "trials must be at least 1");
+  o = opts();
+  o.shard = Shard{0, 2000};
+  expect_plain(message([&] { start_run(s, root_ / "a", o); }), "more shards than trials");
+  o = opts();
+  o.shard = Shard{0, 2};
+  expect_plain(message([&] { start_run(spec("stop", kStopSpec), root_ / "a", o); }),
+               "a shard cannot be combined with early stopping");
+  expect_plain(message([] { (void)Shard::parse("2/2"); }), "a shard must be i/N");
+  const fs::path done = root_ / "done";
+  start_run(s, done, opts());
+  expect_plain(message([&] { start_run(s, done, opts()); }),
+               "run directory '" + done.string() + "' exists (resume it to continue)");
+  o = opts();
+  o.trials = 5;
+  expect_plain(message([&] { resume_run(done, o); }), "resumed as it was started");
+}
+
 TEST_F(RunDir, StartIntoAnExistingDirectoryThrows) {
   const fs::path s = spec("exists", kSpec);
   const fs::path dir = root_ / "run";
