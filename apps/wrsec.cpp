@@ -5,8 +5,8 @@
 
 #include <boost/program_options.hpp>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -18,6 +18,7 @@
 #include "experiments/progress.h"
 #include "experiments/run_dir.h"
 #include "experiments/sink.h"
+#include "experiments/spec.h"
 #include "nn/zoo.h"
 #include "studies/reproduce.h"
 
@@ -70,26 +71,6 @@ int cmd_list(const std::vector<std::string>& args) {
             << "no scheme (for games that play without one)\n";
   print(catalog.attacks, "attacks");
   return 0;
-}
-
-// Splits "game.p0" into the component's parameter set.
-void add_component_param(wrsec::experiments::CellSpec& spec, const std::string& key,
-                         const std::string& value) {
-  const auto dot = key.find('.');
-  const std::string component = dot == std::string::npos ? "" : key.substr(0, dot);
-  const std::string name = dot == std::string::npos ? "" : key.substr(dot + 1);
-  if (name.empty())
-    throw InvalidArgument("parameter '" + key +
-                          "' must be prefixed by its component: game., scheme. or attack.");
-  if (component == "game") {
-    spec.game_params.set(name, value);
-  } else if (component == "scheme") {
-    spec.scheme_params.set(name, value);
-  } else if (component == "attack") {
-    spec.attack_params.set(name, value);
-  } else {
-    throw InvalidArgument("unknown key '" + key + "' (expected game., scheme. or attack. prefix)");
-  }
 }
 
 std::uint64_t parse_count(const std::string& what, const std::string& text) {
@@ -334,76 +315,54 @@ int cmd_run(const std::vector<std::string>& args) {
     return cmd_run_spec({"--help"});  // the other form of the command
   }
 
-  wrsec::experiments::CellSpec spec;
-  std::vector<std::pair<std::string, std::string>> config_params;
-  if (vm.count("config")) {
-    const std::string path = vm["config"].as<std::string>();
-    std::ifstream in(path);
-    if (!in) throw InvalidArgument("cannot read config file '" + path + "'");
-    po::options_description file_opts;
-    file_opts.add_options()("game", po::value<std::string>())("scheme", po::value<std::string>())(
-        "attack", po::value<std::string>())("trials", po::value<std::string>())(
-        "first-trial", po::value<std::string>())("seed", po::value<std::string>())(
-        "threads", po::value<std::string>())("alpha", po::value<double>())(
-        "out", po::value<std::string>());
-    po::parsed_options parsed = [&] {
-      try {
-        return po::parse_config_file(in, file_opts, /*allow_unregistered=*/true);
-      } catch (const po::error& e) {
-        throw InvalidArgument("config file '" + path + "': " + e.what());
-      }
-    }();
-    for (const auto& option : parsed.options) {
-      if (option.unregistered) {
-        if (option.value.size() != 1)
-          throw InvalidArgument("config file '" + path + "': key '" + option.string_key +
-                                "' needs exactly one value");
-        config_params.emplace_back(option.string_key, option.value.front());
-      }
-    }
-    po::store(parsed, vm);  // command line stored first, so it wins
-  }
-  for (const auto& [key, value] : config_params) {
-    // A command-line --param for the same key overrides the file: apply file values first.
-    add_component_param(spec, key, value);
-  }
+  wrsec::experiments::CellConfig config;
+  if (vm.count("config"))
+    config = wrsec::experiments::CellConfig::load(vm["config"].as<std::string>());
+  wrsec::experiments::CellSpec spec = config.cell;
+  // A command-line --param for the same key overrides the file: file values come first.
   if (vm.count("param"))
     for (const auto& text : vm["param"].as<std::vector<std::string>>()) {
       const auto [key, value] = wrsec::definitions::parse_assignment(text);
-      add_component_param(spec, key, value);
+      wrsec::experiments::set_component_param(spec, key, value);
     }
-
-  if (!vm.count("game")) throw InvalidArgument("--game is required (see 'wrsec list')");
-  if (!vm.count("attack")) throw InvalidArgument("--attack is required (see 'wrsec list')");
-  spec.game = vm["game"].as<std::string>();
-  spec.attack = vm["attack"].as<std::string>();
+  if (vm.count("game")) spec.game = vm["game"].as<std::string>();
+  if (vm.count("attack")) spec.attack = vm["attack"].as<std::string>();
   if (vm.count("scheme")) spec.scheme = vm["scheme"].as<std::string>();
+  if (spec.game.empty()) throw InvalidArgument("--game is required (see 'wrsec list')");
+  if (spec.attack.empty()) throw InvalidArgument("--attack is required (see 'wrsec list')");
 
   wrsec::experiments::CellRunOptions options;
-  const std::uint64_t trials =
-      vm.count("trials") ? parse_count("--trials", vm["trials"].as<std::string>()) : 1000;
+  const std::uint64_t trials = vm.count("trials")
+                                   ? parse_count("--trials", vm["trials"].as<std::string>())
+                                   : config.trials.value_or(1000);
   if (trials == 0) throw InvalidArgument("--trials must be at least 1");
   const std::uint64_t first =
       vm.count("first-trial") ? parse_count("--first-trial", vm["first-trial"].as<std::string>())
-                              : 0;
+                              : config.first_trial.value_or(0);
   if (first > UINT64_MAX - trials) throw InvalidArgument("--first-trial + --trials overflows");
   options.trials = {first, first + trials};
   if (vm.count("seed")) {
     options.seed = parse_count("--seed", vm["seed"].as<std::string>());
+  } else if (config.seed) {
+    options.seed = *config.seed;
   } else {
     std::random_device rd;
     options.seed = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();  // printed in the report
   }
-  options.threads = parse_threads(vm);
-  if (vm.count("alpha")) options.alpha = vm["alpha"].as<double>();
+  options.threads = config.threads && !vm.count("threads") ? *config.threads : parse_threads(vm);
+  if (vm.count("alpha")) {
+    options.alpha = vm["alpha"].as<double>();
+  } else if (config.alpha) {
+    options.alpha = *config.alpha;
+  }
   if (!(options.alpha > 0.0 && options.alpha < 1.0))
     throw InvalidArgument("--alpha must lie in (0, 1)");
 
   // Build every sink before any trial runs so that an unwritable --out fails fast.
   wrsec::experiments::MultiSink sinks;
   sinks.add(std::make_unique<wrsec::experiments::TableSink>(std::cout));
-  if (vm.count("out"))
-    sinks.add(std::make_unique<wrsec::experiments::JsonlSink>(vm["out"].as<std::string>()));
+  const std::optional<std::string> out = vm.count("out") ? vm["out"].as<std::string>() : config.out;
+  if (out) sinks.add(std::make_unique<wrsec::experiments::JsonlSink>(*out));
 
   const auto& catalog = wrsec::experiments::Catalog::builtin();
   const auto result = wrsec::experiments::run_cell(catalog, spec, options);

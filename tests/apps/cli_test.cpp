@@ -113,6 +113,14 @@ void expect_bad_input(const Result& r, const std::string& fragment) {
   EXPECT_NE(r.out.find(fragment), std::string::npos) << r.out;
 }
 
+TEST_F(Cli, ConfigFileIsValidatedLikeASpec) {
+  const auto cfg = dir_ / "cell.ini";
+  std::ofstream(cfg) << "game = bernoulli_ind\nattack = coin_flip\nbogus = 1\n";
+  expect_bad_input(run("run --config " + cfg.string()), "'bogus'");
+  std::ofstream(cfg) << "game = bernoulli_ind\nattack = coin_flip\ntrials = 0\n";
+  expect_bad_input(run("run --config " + cfg.string()), "'trials'");
+}
+
 TEST_F(Cli, BadInputGivesOneLineExitTwoAndNoFile) {
   const std::string out = " --out " + (dir_ / "x.jsonl").string();
   expect_bad_input(run("run --game nope --attack coin_flip" + out), "unknown game 'nope'");
