@@ -18,6 +18,84 @@
 namespace wrsec::app {
 namespace {
 
+// The options of the two forms of `wrsec run`; the form is chosen from which are given.
+const std::vector<std::string> kCellOptions = {"game",        "scheme", "attack", "param",
+                                               "first-trial", "seed",   "alpha",  "config"};
+const std::vector<std::string> kSpecOptions = {"spec", "resume", "shard", "stop-when", "quiet"};
+
+std::string option_name(const std::string& option) {
+  if (option == "spec") return "a spec file";
+  if (option == "quiet") return "-q";
+  return "--" + option;
+}
+
+// The options of `names` present in vm, as the user wrote them ("--game, --param").
+std::string given(const po::variables_map& vm, const std::vector<std::string>& names) {
+  std::string list;
+  for (const auto& name : names)
+    if (vm.count(name)) list += (list.empty() ? "" : ", ") + option_name(name);
+  return list;
+}
+
+po::options_description run_options() {
+  po::options_description cell(
+      "one cell: play trials of one game, scheme and attack and report the adversary's advantage\n"
+      "with an exact Clopper-Pearson bound. Component parameters: --param game.KEY=VALUE (also\n"
+      "scheme., attack.)");
+  cell.add_options()("game", po::value<std::string>(), "game id (see 'wrsec list')")(
+      "scheme", po::value<std::string>(), "scheme id, or 'none' (default)")(
+      "attack", po::value<std::string>(), "attack (adversary) id")(
+      "param", po::value<std::vector<std::string>>()->composing(),
+      "component parameter, e.g. game.p0=0.3 (repeatable)")(
+      "first-trial", po::value<std::string>(),
+      "index of the first trial (default 0); trial i always uses counter i, so ranges shard")(
+      "seed", po::value<std::string>(), "master seed (default: random; always reported)")(
+      "alpha", po::value<double>(), "error level of the bounds (default 0.05)")(
+      "config", po::value<std::string>(),
+      "INI file with the same keys (game = ..., trials = ...) and [game]/[scheme]/[attack] "
+      "sections of parameters; command-line options win");
+  po::options_description spec(
+      "spec run: play every cell of an experiment spec (experiments/specs/*.ini) into a run\n"
+      "directory (spec.ini, manifest.json, state/, results.jsonl, results.csv, report.md,\n"
+      "table.tex). Under mpirun the ranks share every batch of trials; results are identical");
+  spec.add_options()("spec", po::value<std::string>(),
+                     "spec file (also the first positional argument)")(
+      "resume", po::value<std::string>(),
+      "continue the run in this directory (after a crash or kill); same results as one run")(
+      "shard", po::value<std::string>(),
+      "i/N: play slice i of N of every cell's trials (merge the N directories with 'wrsec "
+      "merge')")("stop-when", po::value<std::string>(),
+                 "override the spec's stop_when: none | lower>X | upper<Y (anytime-valid "
+                 "alpha-spending)")("quiet,q", "no per-cell lines and no progress line");
+  po::options_description both("both forms");
+  both.add_options()("help,h", "show this help")(
+      "trials", po::value<std::string>(),
+      "one cell: number of trials (default 1000); spec run: override the spec's trials per cell")(
+      "threads", po::value<std::string>(), "OpenMP threads per process (default: all cores)")(
+      "out", po::value<std::string>(),
+      "one cell: write the JSON line(s) to this file (atomically); spec run: run directory to "
+      "create (default runs/<spec name>)");
+  po::options_description all(
+      "wrsec run: play one cell, or every cell of a spec into a run directory\n"
+      "\n"
+      "  wrsec run --game G --attack A [--scheme S] [--param game.KEY=VALUE ...] [options]\n"
+      "  wrsec run SPEC [--out DIR] [--shard i/N] [--trials N] [--stop-when RULE] [options]\n"
+      "  wrsec run --resume DIR\n"
+      "\n"
+      "The options of one form cannot be combined with those of the other");
+  all.add(cell).add(spec).add(both);
+  return all;
+}
+
+const char* kRunExamples =
+    "\nexamples:\n"
+    "  wrsec run --game bernoulli_ind --attack likelihood_ratio --trials 20000 --seed 1 --param "
+    "game.p0=0.45 --param game.p1=0.55\n"
+    "  wrsec run experiments/specs/bernoulli_power.ini --out runs/bp\n"
+    "  wrsec run --resume runs/bp\n"
+    "  wrsec run experiments/specs/bernoulli_power.ini --shard 0/4 --out runs/bp-0\n"
+    "  mpirun -np 2 wrsec run experiments/specs/bernoulli_power.ini --threads 1 --out runs/bp\n";
+
 // wrsec run --game G --attack A ...: one cell, printed as a table (and JSON lines with --out).
 int run_one_cell(const po::variables_map& vm) {
   experiments::CellConfig config;
@@ -75,35 +153,7 @@ int run_one_cell(const po::variables_map& vm) {
 }
 
 // wrsec run SPEC [--out DIR] | wrsec run --resume DIR
-int run_spec(const Args& args, const Context& context) {
-  po::options_description opts(
-      "wrsec run SPEC: play every cell of an experiment spec (experiments/specs/*.ini) into a run\n"
-      "directory (spec.ini, manifest.json, state/, results.jsonl, results.csv, report.md,\n"
-      "table.tex). Under mpirun the ranks share every batch of trials; results are identical.");
-  opts.add_options()("help,h", "show this help")("spec", po::value<std::string>(),
-                                                 "spec file (also the first positional argument)")(
-      "out", po::value<std::string>(), "run directory to create (default runs/<spec name>)")(
-      "resume", po::value<std::string>(),
-      "continue the run in this directory (after a crash or kill); same results as one run")(
-      "shard", po::value<std::string>(),
-      "i/N: play slice i of N of every cell's trials (merge the N directories with 'wrsec "
-      "merge')")("threads", po::value<std::string>(), "OpenMP threads per process (default: all)")(
-      "trials", po::value<std::string>(), "override the spec's trials per cell")(
-      "stop-when", po::value<std::string>(),
-      "override the spec's stop_when: none | lower>X | upper<Y (anytime-valid alpha-spending)")(
-      "quiet,q", "no per-cell lines and no progress line");
-  po::positional_options_description pos;
-  pos.add("spec", 1);
-  const auto vm = parse(args, opts, &pos);
-  if (vm.count("help")) {
-    std::cout << opts
-              << "\nexamples:\n  wrsec run experiments/specs/bernoulli_power.ini --out "
-                 "runs/bp\n  wrsec run --resume runs/bp\n  wrsec run "
-                 "experiments/specs/bernoulli_power.ini --shard 0/4 --out runs/bp-0\n"
-                 "  mpirun -np 2 wrsec run experiments/specs/bernoulli_power.ini --threads 1 "
-                 "--out runs/bp\n";
-    return kExitOk;
-  }
+int run_spec(const po::variables_map& vm, const Context& context) {
   experiments::RunDirOptions options;
   options.threads = parse_threads(vm);
   options.comm = context.world;
@@ -146,47 +196,23 @@ int run_spec(const Args& args, const Context& context) {
   return kExitOk;
 }
 
-// Whether the arguments are those of a spec run (a positional spec file or --resume).
-bool spec_mode(const Args& args) {
-  for (const auto& a : args)
-    if (a == "--resume" || a.rfind("--resume=", 0) == 0 || a == "--spec" ||
-        a.rfind("--spec=", 0) == 0)
-      return true;
-  return !args.empty() && !args.front().empty() && args.front()[0] != '-';
-}
-
 }  // namespace
 
 int cmd_run(const Args& args, const Context& context) {
-  if (spec_mode(args)) return run_spec(args, context);
-  po::options_description opts(
-      "wrsec run: play trials of one cell and report the adversary's advantage with an exact\n"
-      "Clopper-Pearson bound. Component parameters: --param game.KEY=VALUE (also scheme., "
-      "attack.)");
-  opts.add_options()("help,h", "show this help")("game", po::value<std::string>(),
-                                                 "game id (see 'wrsec list')")(
-      "scheme", po::value<std::string>(), "scheme id, or 'none' (default)")(
-      "attack", po::value<std::string>(), "attack (adversary) id")(
-      "trials", po::value<std::string>(), "number of trials (default 1000)")(
-      "first-trial", po::value<std::string>(),
-      "index of the first trial (default 0); trial i always uses counter i, so ranges shard")(
-      "seed", po::value<std::string>(), "master seed (default: random; always reported)")(
-      "threads", po::value<std::string>(), "OpenMP threads (default: all cores)")(
-      "alpha", po::value<double>(), "error level of the bounds (default 0.05)")(
-      "out", po::value<std::string>(), "write the JSON line(s) to this file (atomically)")(
-      "param", po::value<std::vector<std::string>>()->composing(),
-      "component parameter, e.g. game.p0=0.3 (repeatable)")(
-      "config", po::value<std::string>(),
-      "INI file with the same keys (game = ..., trials = ...) and [game]/[scheme]/[attack] "
-      "sections of parameters; command-line options win");
-  const auto vm = parse(args, opts);
+  const auto opts = run_options();
+  po::positional_options_description pos;
+  pos.add("spec", 1);
+  const auto vm = parse(args, opts, &pos);
   if (vm.count("help")) {
-    std::cout << opts
-              << "\nexample:\n  wrsec run --game bernoulli_ind --attack likelihood_ratio "
-                 "--trials 20000 --seed 1 --param game.p0=0.45 --param game.p1=0.55\n\n";
-    return run_spec({"--help"}, context);  // the other form of the command
+    std::cout << opts << kRunExamples;
+    return kExitOk;
   }
-  return run_one_cell(vm);
+  const std::string cell = given(vm, kCellOptions);
+  const std::string spec = given(vm, kSpecOptions);
+  if (!cell.empty() && !spec.empty())
+    throw InvalidArgument("cannot combine " + cell + " (one cell) with " + spec +
+                          " (spec run); see 'wrsec run --help'");
+  return spec.empty() ? run_one_cell(vm) : run_spec(vm, context);
 }
 
 int cmd_merge(const Args& args, const Context& /*context*/) {

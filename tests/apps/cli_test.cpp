@@ -162,6 +162,34 @@ TEST_F(Cli, HelpAndListWork) {
   EXPECT_NE(list.out.find("likelihood_ratio"), std::string::npos);
 }
 
+TEST_F(Cli, UsageListsEveryCommandAndRunHelpShowsBothForms) {
+  const auto usage = run("--help");
+  ASSERT_EQ(usage.exit_code, 0);
+  for (const char* command :
+       {"list", "run", "merge", "reproduce", "train", "attack", "mark", "verify"})
+    EXPECT_NE(usage.out.find("\n  " + std::string(command) + " "), std::string::npos) << command;
+  const auto help = run("run --help");
+  ASSERT_EQ(help.exit_code, 0);
+  for (const char* option :
+       {"--game", "--param", "--config", "--resume", "--shard", "--stop-when", "--trials", "--out"})
+    EXPECT_NE(help.out.find(option), std::string::npos) << option;
+}
+
+// The two forms of `wrsec run` (one cell, a spec) take one set of options; mixing them is one
+// error line, exit 2, and nothing is written.
+TEST_F(Cli, RunFormsDoNotMix) {
+  const auto spec = dir_ / "s.ini";
+  std::ofstream(spec) << "game = bernoulli_ind\nattack = coin_flip\ntrials = 10\nseed = 1\n";
+  const std::string out = " --out " + (dir_ / "o").string();
+  expect_bad_input(run("run " + spec.string() + " --game bernoulli_ind" + out), "cannot combine");
+  expect_bad_input(run("run --resume " + (dir_ / "o").string() + " --param game.p0=0.1"),
+                   "--param");
+  expect_bad_input(run("run --config " + spec.string() + " --shard 0/2" + out), "--shard");
+  expect_bad_input(run("run --game bernoulli_ind --attack coin_flip -q" + out), "-q");
+  expect_bad_input(run("run --shard 0/2" + out), "a spec file is required");
+  EXPECT_FALSE(fs::exists(dir_ / "o"));
+}
+
 }  // namespace
 
 namespace {
