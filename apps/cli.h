@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/errors.h"
 #include "experiments/communicator.h"
 
 namespace wrsec::app {
@@ -43,6 +44,20 @@ std::uint64_t parse_count(const std::string& what, const std::string& text);
 
 // --threads in [1, 1024]; omp_get_max_threads() when it is absent.
 int parse_threads(const po::variables_map& vm);
+
+// Returns parse(): the value of command-line option `flag` read by a library parser. An
+// InvalidArgument it throws is reported under the flag ("--shard: ...") unless it already names it
+// (the libraries' messages do not know the command line).
+template <class Parse>
+auto parse_option(const std::string& flag, const Parse& parse) -> decltype(parse()) {
+  try {
+    return parse();
+  } catch (const InvalidArgument& e) {
+    const std::string what = e.what();
+    if (what.find(flag) != std::string::npos) throw;
+    throw InvalidArgument(flag + ": " + what);
+  }
+}
 
 // Runs a command and turns what it throws into an exit code: bad input (po::error,
 // InvalidArgument) is 2, any other exception 1; the message goes to stderr as one line.

@@ -79,7 +79,9 @@ int cmd_reproduce(const Args& args, const Context& context) {
     for (const auto& d : vm["merge"].as<std::vector<std::string>>()) inputs.emplace_back(d);
     failures = studies::merge_reproductions(inputs, o);
   } else {
-    if (vm.count("shard")) o.shard = experiments::Shard::parse(text(vm, "shard"));
+    if (vm.count("shard"))
+      o.shard =
+          parse_option("--shard", [&] { return experiments::Shard::parse(text(vm, "shard")); });
     if (o.shard.count > 1 && !vm.count("out"))
       throw InvalidArgument("--shard needs --out (one directory per shard)");
     failures = studies::run_reproduce(o);

@@ -174,12 +174,16 @@ int run_spec(const po::variables_map& vm, const Context& context) {
   }
   if (!vm.count("spec")) throw InvalidArgument("a spec file is required (see 'wrsec run --help')");
   const std::filesystem::path spec_path = text(vm, "spec");
-  if (vm.count("shard")) options.shard = experiments::Shard::parse(text(vm, "shard"));
+  if (vm.count("shard"))
+    options.shard =
+        parse_option("--shard", [&] { return experiments::Shard::parse(text(vm, "shard")); });
   if (vm.count("trials")) {
     options.trials = parse_count("--trials", text(vm, "trials"));
     if (*options.trials == 0) throw InvalidArgument("--trials must be at least 1");
   }
-  if (vm.count("stop-when")) options.stop = definitions::StopRule::parse(text(vm, "stop-when"));
+  if (vm.count("stop-when"))
+    options.stop = parse_option(
+        "--stop-when", [&] { return definitions::StopRule::parse(text(vm, "stop-when")); });
   std::filesystem::path out;
   if (vm.count("out")) {
     out = text(vm, "out");

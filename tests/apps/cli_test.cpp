@@ -187,6 +187,8 @@ TEST_F(Cli, RunFormsDoNotMix) {
   expect_bad_input(run("run --config " + spec.string() + " --shard 0/2" + out), "--shard");
   expect_bad_input(run("run --game bernoulli_ind --attack coin_flip -q" + out), "-q");
   expect_bad_input(run("run --shard 0/2" + out), "a spec file is required");
+  // A library parser's message is reported under the option that gave the value.
+  expect_bad_input(run("run " + spec.string() + " --stop-when sometimes" + out), "--stop-when");
   EXPECT_FALSE(fs::exists(dir_ / "o"));
 }
 
