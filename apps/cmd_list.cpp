@@ -1,9 +1,10 @@
-// wrsec list: every registered game, scheme and attack.
+// wrsec list: every registered game, scheme, attack and measurement.
 #include <iostream>
 #include <string>
 
 #include "apps/commands.h"
 #include "experiments/catalog.h"
+#include "studies/measurement.h"
 
 namespace wrsec::app {
 namespace {
@@ -34,6 +35,7 @@ int cmd_list(const Args& args, const Context& /*context*/) {
   print(catalog.schemes, "schemes");
   print_entry(experiments::kNoScheme, "no scheme (for games that play without one)");
   print(catalog.attacks, "attacks");
+  print(studies::builtin_measurements(), "measurements");
   return kExitOk;
 }
 

@@ -22,7 +22,8 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"list", "list every registered game, scheme and attack", wrsec::app::cmd_list, false},
+    {"list", "list every registered game, scheme, attack and measurement", wrsec::app::cmd_list,
+     false},
     {"run", "play one cell (--game ...) or every cell of a spec file into a run directory",
      wrsec::app::cmd_run, true},
     {"merge", "add the counts of shard run directories exactly into one run directory",

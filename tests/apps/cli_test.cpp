@@ -160,6 +160,8 @@ TEST_F(Cli, HelpAndListWork) {
   EXPECT_EQ(list.exit_code, 0);
   EXPECT_NE(list.out.find("bernoulli_ind"), std::string::npos);
   EXPECT_NE(list.out.find("likelihood_ratio"), std::string::npos);
+  EXPECT_NE(list.out.find("measurements:\n"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("watermark.null_calibration"), std::string::npos) << list.out;
 }
 
 TEST_F(Cli, UsageListsEveryCommandAndRunHelpShowsBothForms) {
