@@ -32,7 +32,7 @@ constexpr Command kCommands[] = {
      wrsec::app::cmd_reproduce, true},
     {"train", "train a model-zoo architecture on Fashion-MNIST (or load it from the cache)",
      wrsec::app::cmd_train, false},
-    {"attack", "recover the weights of a TaylorMLP release saved by the official code",
+    {"attack", "run an extraction attack on a protected weight file (TaylorMLP official format)",
      wrsec::app::cmd_attack, false},
     {"mark", "embed an ownership mark into a model file and write the owner's record",
      wrsec::app::cmd_mark, false},
