@@ -28,6 +28,24 @@ std::uint64_t CellSpec::experiment_id() const {
   return stable_hash(key());
 }
 
+void set_component_param(CellSpec& cell, const std::string& key, const std::string& value) {
+  const auto dot = key.find('.');
+  const std::string component = dot == std::string::npos ? "" : key.substr(0, dot);
+  const std::string name = dot == std::string::npos ? "" : key.substr(dot + 1);
+  if (name.empty())
+    throw InvalidArgument("parameter '" + key +
+                          "' must be prefixed by its component: game., scheme. or attack.");
+  if (component == "game") {
+    cell.game_params.set(name, value);
+  } else if (component == "scheme") {
+    cell.scheme_params.set(name, value);
+  } else if (component == "attack") {
+    cell.attack_params.set(name, value);
+  } else {
+    throw InvalidArgument("unknown key '" + key + "' (expected game., scheme. or attack. prefix)");
+  }
+}
+
 CellInstance instantiate(const Catalog& catalog, const CellSpec& spec) {
   CellInstance cell;
   cell.game = catalog.games.create(spec.game, spec.game_params);

@@ -39,6 +39,11 @@ struct CellSpec {
   [[nodiscard]] std::uint64_t experiment_id() const;
 };
 
+// Sets one component parameter of the cell from "game.KEY", "scheme.KEY" or "attack.KEY" (the
+// form of --param and of a spec's [game]/[scheme]/[attack] sections and parameter sweep axes);
+// InvalidArgument naming the key if it has no such prefix or no parameter name.
+void set_component_param(CellSpec& cell, const std::string& key, const std::string& value);
+
 struct CellInstance {
   std::unique_ptr<definitions::Game> game;
   std::unique_ptr<definitions::WeightReleaseScheme> scheme;  // null for "none"

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -148,16 +149,90 @@ bool is_component(const std::string& s) {
   return s == "game" || s == "scheme" || s == "attack";
 }
 
-definitions::Params& params_of(CellSpec& cell, const std::string& component) {
-  if (component == "game") return cell.game_params;
-  if (component == "scheme") return cell.scheme_params;
-  return cell.attack_params;
-}
-
 std::string& id_of(CellSpec& cell, const std::string& component) {
   if (component == "game") return cell.game;
   if (component == "scheme") return cell.scheme;
   return cell.attack;
+}
+
+// Builds the error for a file: "<prefix>: what" (prefix "spec 'x'" or "config file 'x'").
+struct Fail {
+  std::string prefix;
+  InvalidArgument operator()(const std::string& what) const {
+    return InvalidArgument(prefix + ": " + what);
+  }
+};
+
+// One "key = value" line of the INI grammar; a line in section [s] has key "s.name".
+struct Entry {
+  std::string key;
+  std::string section;  // empty at top level
+  std::string name;     // the key without its section
+  std::string value;    // trimmed, never empty
+};
+
+// Calls visit(entry) for each line of an INI text in file order, after checking that its key was
+// not given before and has one non-empty value.
+template <class Visit>
+void for_each_entry(const std::string& text, const Fail& fail, const Visit& visit) {
+  std::istringstream in(text);
+  po::options_description none;
+  po::parsed_options parsed(&none);
+  try {
+    parsed = po::parse_config_file(in, none, /*allow_unregistered=*/true);
+  } catch (const po::error& e) {
+    throw fail(e.what());
+  }
+  std::set<std::string> seen;
+  for (const auto& option : parsed.options) {
+    const std::string& key = option.string_key;
+    if (!seen.insert(key).second) throw fail("key '" + key + "' is given twice");
+    if (option.value.size() != 1) throw fail("key '" + key + "' needs exactly one value");
+    const std::string value = trim(option.value.front());
+    if (value.empty()) throw fail("key '" + key + "' has an empty value");
+    const auto dot = key.find('.');
+    visit(Entry{key, dot == std::string::npos ? "" : key.substr(0, dot),
+                dot == std::string::npos ? key : key.substr(dot + 1), value});
+  }
+}
+
+// What a spec and a single-cell config share: the component ids, trials, seed, alpha and the
+// [game]/[scheme]/[attack] sections of fixed parameters.
+struct CellKeys {
+  CellSpec cell;
+  std::optional<std::uint64_t> trials;
+  std::optional<std::uint64_t> seed;
+  std::optional<double> alpha;
+};
+
+// Reads a shared key into keys; false for a key the shared grammar does not know.
+bool read_cell_key(const Entry& e, CellKeys& keys, const Fail& fail) {
+  if (e.section.empty()) {
+    if (is_component(e.key)) {
+      id_of(keys.cell, e.key) = e.value;
+    } else if (e.key == "trials") {
+      std::uint64_t trials = 0;
+      if (!parse_u64(e.value, trials) || trials == 0)
+        throw fail("key 'trials' must be a positive integer, got '" + e.value + "'");
+      keys.trials = trials;
+    } else if (e.key == "seed") {
+      std::uint64_t seed = 0;
+      if (!parse_u64(e.value, seed))
+        throw fail("key 'seed' must be a non-negative integer, got '" + e.value + "'");
+      keys.seed = seed;
+    } else if (e.key == "alpha") {
+      double alpha = 0;
+      if (!parse_double(e.value, alpha) || !(alpha > 0 && alpha < 1))
+        throw fail("key 'alpha' must lie in (0, 1), got '" + e.value + "'");
+      keys.alpha = alpha;
+    } else {
+      return false;
+    }
+    return true;
+  }
+  if (!is_component(e.section)) return false;
+  set_component_param(keys.cell, e.key, unquote(e.value));
+  return true;
 }
 
 }  // namespace
@@ -180,78 +255,44 @@ ExperimentSpec ExperimentSpec::load(const std::filesystem::path& path) {
 
 ExperimentSpec ExperimentSpec::parse(const std::string& text, const std::string& origin,
                                      const std::string& default_name) {
-  const auto fail = [&](const std::string& what) {
-    return InvalidArgument("spec '" + origin + "': " + what);
-  };
-  std::istringstream in(text);
-  po::options_description none;
-  po::parsed_options parsed(&none);
-  try {
-    parsed = po::parse_config_file(in, none, /*allow_unregistered=*/true);
-  } catch (const po::error& e) {
-    throw fail(e.what());
-  }
-
+  const Fail fail{"spec '" + origin + "'"};
   ExperimentSpec spec;
   spec.name = default_name;
+  CellKeys keys;
   std::set<std::string> seen;
   std::set<std::string> fixed;
-  bool have_trials = false, have_seed = false;
-  for (const auto& option : parsed.options) {
-    const std::string& key = option.string_key;
-    if (!seen.insert(key).second) throw fail("key '" + key + "' is given twice");
-    if (option.value.size() != 1) throw fail("key '" + key + "' needs exactly one value");
-    const std::string value = trim(option.value.front());
-    if (value.empty()) throw fail("key '" + key + "' has an empty value");
-    const auto dot = key.find('.');
-    const std::string section = dot == std::string::npos ? "" : key.substr(0, dot);
-    const std::string name = dot == std::string::npos ? key : key.substr(dot + 1);
-
-    if (section.empty()) {
-      if (key == "name") {
-        spec.name = value;
-      } else if (key == "description") {
-        spec.description = value;
-      } else if (is_component(key)) {
-        id_of(spec.base, key) = value;
-      } else if (key == "trials") {
-        if (!parse_u64(value, spec.trials) || spec.trials == 0)
-          throw fail("key 'trials' must be a positive integer, got '" + value + "'");
-        have_trials = true;
-      } else if (key == "seed") {
-        if (!parse_u64(value, spec.seed))
-          throw fail("key 'seed' must be a non-negative integer, got '" + value + "'");
-        have_seed = true;
-      } else if (key == "alpha") {
-        if (!parse_double(value, spec.alpha) || !(spec.alpha > 0 && spec.alpha < 1))
-          throw fail("key 'alpha' must lie in (0, 1), got '" + value + "'");
-      } else if (key == "correction") {
-        if (value == "bonferroni") {
-          spec.correction = Correction::bonferroni;
-        } else if (value == "none") {
-          spec.correction = Correction::none;
-        } else {
-          throw fail("key 'correction' must be bonferroni or none, got '" + value + "'");
-        }
-      } else if (key == "stop_when") {
-        try {
-          spec.stop = definitions::StopRule::parse(value);
-        } catch (const InvalidArgument& e) {
-          throw fail(std::string("key 'stop_when': ") + e.what());
-        }
-      } else if (key == "first_look") {
-        if (!parse_u64(value, spec.first_look) || spec.first_look == 0)
-          throw fail("key 'first_look' must be a positive integer, got '" + value + "'");
-      } else if (key == "batch") {
-        if (!parse_u64(value, spec.batch) || spec.batch == 0)
-          throw fail("key 'batch' must be a positive integer, got '" + value + "'");
+  for_each_entry(text, fail, [&](const Entry& e) {
+    seen.insert(e.key);
+    if (read_cell_key(e, keys, fail)) {
+      if (!e.section.empty()) fixed.insert(e.key);
+    } else if (e.key == "name") {
+      spec.name = e.value;
+    } else if (e.key == "description") {
+      spec.description = e.value;
+    } else if (e.key == "correction") {
+      if (e.value == "bonferroni") {
+        spec.correction = Correction::bonferroni;
+      } else if (e.value == "none") {
+        spec.correction = Correction::none;
       } else {
-        throw fail("unknown key '" + key + "'");
+        throw fail("key 'correction' must be bonferroni or none, got '" + e.value + "'");
       }
-    } else if (is_component(section)) {
-      params_of(spec.base, section).set(name, unquote(value));
-      fixed.insert(key);
-    } else if (section == "sweep") {
+    } else if (e.key == "stop_when") {
+      try {
+        spec.stop = definitions::StopRule::parse(e.value);
+      } catch (const InvalidArgument& error) {
+        throw fail(std::string("key 'stop_when': ") + error.what());
+      }
+    } else if (e.key == "first_look") {
+      if (!parse_u64(e.value, spec.first_look) || spec.first_look == 0)
+        throw fail("key 'first_look' must be a positive integer, got '" + e.value + "'");
+    } else if (e.key == "batch") {
+      if (!parse_u64(e.value, spec.batch) || spec.batch == 0)
+        throw fail("key 'batch' must be a positive integer, got '" + e.value + "'");
+    } else if (e.section.empty()) {
+      throw fail("unknown key '" + e.key + "'");
+    } else if (e.section == "sweep") {
+      const std::string& name = e.name;
       const auto axis_dot = name.find('.');
       const std::string component = name.substr(0, axis_dot);
       if (!is_component(component) ||
@@ -261,15 +302,17 @@ ExperimentSpec ExperimentSpec::parse(const std::string& text, const std::string&
       SweepAxis axis;
       axis.key = name;
       try {
-        axis.values = axis_values(name, value);
-      } catch (const InvalidArgument& e) {
-        throw fail(e.what());
+        axis.values = axis_values(name, e.value);
+      } catch (const InvalidArgument& error) {
+        throw fail(error.what());
       }
       spec.sweep.push_back(std::move(axis));
     } else {
-      throw fail("unknown key '" + key + "' (sections: game, scheme, attack, sweep)");
+      throw fail("unknown key '" + e.key + "' (sections: game, scheme, attack, sweep)");
     }
-  }
+  });
+  spec.base = std::move(keys.cell);
+  if (keys.alpha) spec.alpha = *keys.alpha;
   for (const auto& axis : spec.sweep)
     if (fixed.count(axis.key) || (is_component(axis.key) && seen.count(axis.key)))
       throw fail("key '" + axis.key + "' is both fixed and swept");
@@ -277,10 +320,51 @@ ExperimentSpec ExperimentSpec::parse(const std::string& text, const std::string&
     throw fail("missing required key 'game'");
   if (spec.base.attack.empty() && !seen.count("sweep.attack"))
     throw fail("missing required key 'attack'");
-  if (!have_trials) throw fail("missing required key 'trials'");
-  if (!have_seed) throw fail("missing required key 'seed'");
+  if (!keys.trials) throw fail("missing required key 'trials'");
+  if (!keys.seed) throw fail("missing required key 'seed'");
+  spec.trials = *keys.trials;
+  spec.seed = *keys.seed;
   if (spec.cell_count() > 100000) throw fail("the sweep has more than 100000 cells");
   return spec;
+}
+
+CellConfig CellConfig::parse(const std::string& text, const std::string& origin) {
+  const Fail fail{"config file '" + origin + "'"};
+  CellConfig config;
+  CellKeys keys;
+  for_each_entry(text, fail, [&](const Entry& e) {
+    if (read_cell_key(e, keys, fail)) return;
+    if (e.key == "first-trial") {
+      std::uint64_t first = 0;
+      if (!parse_u64(e.value, first))
+        throw fail("key 'first-trial' must be a non-negative integer, got '" + e.value + "'");
+      config.first_trial = first;
+    } else if (e.key == "threads") {
+      std::uint64_t threads = 0;
+      if (!parse_u64(e.value, threads) || threads < 1 || threads > 1024)
+        throw fail("key 'threads' must be an integer in [1, 1024], got '" + e.value + "'");
+      config.threads = static_cast<int>(threads);
+    } else if (e.key == "out") {
+      config.out = e.value;
+    } else if (e.section.empty()) {
+      throw fail("unknown key '" + e.key + "'");
+    } else {
+      throw fail("unknown key '" + e.key + "' (sections: game, scheme, attack)");
+    }
+  });
+  config.cell = std::move(keys.cell);
+  config.trials = keys.trials;
+  config.seed = keys.seed;
+  config.alpha = keys.alpha;
+  return config;
+}
+
+CellConfig CellConfig::load(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InvalidArgument("cannot read config file '" + path.string() + "'");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse(text.str(), path.string());
 }
 
 std::size_t ExperimentSpec::cell_count() const {
@@ -301,9 +385,9 @@ std::vector<CellSpec> ExperimentSpec::cells() const {
         if (dot == std::string::npos) {
           auto [id, params] = parse_component(axis.key, value);
           id_of(c, component) = id;
-          for (const auto& [k, v] : params.values()) params_of(c, component).set(k, v);
+          for (const auto& [k, v] : params.values()) set_component_param(c, component + "." + k, v);
         } else {
-          params_of(c, component).set(axis.key.substr(dot + 1), value);
+          set_component_param(c, axis.key, value);
         }
         next.push_back(std::move(c));
       }

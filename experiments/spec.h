@@ -25,6 +25,7 @@
 // required keys and bad values or ranges are rejected with an InvalidArgument naming the key.
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,33 @@ struct ExperimentSpec {
   // be a value of the axis), in the spec's order; InvalidArgument otherwise. A profile uses this
   // to play a subset of a spec's grid: the cells it keeps are the full grid's cells.
   void restrict_axis(const std::string& key, const std::string& values);
+};
+
+// A single-cell configuration (wrsec run --config FILE): the spec grammar's game, scheme, attack,
+// trials, seed and alpha keys and [game]/[scheme]/[attack] sections, validated as in a spec, plus
+// first-trial, threads (1 to 1024) and out. Every key is optional (the command line completes and
+// overrides the file); there is no name, correction, stopping rule or sweep. Unknown keys and bad
+// values are rejected with an InvalidArgument naming the file and the key.
+//
+//   game = bernoulli_ind
+//   attack = likelihood_ratio
+//   trials = 2000
+//   [game]
+//   p0 = 0.4
+struct CellConfig {
+  CellSpec cell;  // ids the file does not give stay empty (scheme: none)
+  std::optional<std::uint64_t> trials;
+  std::optional<std::uint64_t> first_trial;
+  std::optional<std::uint64_t> seed;
+  std::optional<int> threads;
+  std::optional<double> alpha;
+  std::optional<std::string> out;
+
+  // Parses the text of a config; origin names it in error messages ("config file '<origin>'").
+  static CellConfig parse(const std::string& text, const std::string& origin);
+  // Reads and parses a file; InvalidArgument "cannot read config file '<path>'" if it cannot be
+  // read.
+  static CellConfig load(const std::filesystem::path& path);
 };
 
 // Reads a whole file into a string; InvalidArgument naming it if it cannot be read.

@@ -113,6 +113,14 @@ void expect_bad_input(const Result& r, const std::string& fragment) {
   EXPECT_NE(r.out.find(fragment), std::string::npos) << r.out;
 }
 
+TEST_F(Cli, ConfigFileIsValidatedLikeASpec) {
+  const auto cfg = dir_ / "cell.ini";
+  std::ofstream(cfg) << "game = bernoulli_ind\nattack = coin_flip\nbogus = 1\n";
+  expect_bad_input(run("run --config " + cfg.string()), "'bogus'");
+  std::ofstream(cfg) << "game = bernoulli_ind\nattack = coin_flip\ntrials = 0\n";
+  expect_bad_input(run("run --config " + cfg.string()), "'trials'");
+}
+
 TEST_F(Cli, BadInputGivesOneLineExitTwoAndNoFile) {
   const std::string out = " --out " + (dir_ / "x.jsonl").string();
   expect_bad_input(run("run --game nope --attack coin_flip" + out), "unknown game 'nope'");
@@ -152,6 +160,38 @@ TEST_F(Cli, HelpAndListWork) {
   EXPECT_EQ(list.exit_code, 0);
   EXPECT_NE(list.out.find("bernoulli_ind"), std::string::npos);
   EXPECT_NE(list.out.find("likelihood_ratio"), std::string::npos);
+  EXPECT_NE(list.out.find("measurements:\n"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("watermark.null_calibration"), std::string::npos) << list.out;
+}
+
+TEST_F(Cli, UsageListsEveryCommandAndRunHelpShowsBothForms) {
+  const auto usage = run("--help");
+  ASSERT_EQ(usage.exit_code, 0);
+  for (const char* command :
+       {"list", "run", "merge", "reproduce", "train", "attack", "mark", "verify"})
+    EXPECT_NE(usage.out.find("\n  " + std::string(command) + " "), std::string::npos) << command;
+  const auto help = run("run --help");
+  ASSERT_EQ(help.exit_code, 0);
+  for (const char* option :
+       {"--game", "--param", "--config", "--resume", "--shard", "--stop-when", "--trials", "--out"})
+    EXPECT_NE(help.out.find(option), std::string::npos) << option;
+}
+
+// The two forms of `wrsec run` (one cell, a spec) take one set of options; mixing them is one
+// error line, exit 2, and nothing is written.
+TEST_F(Cli, RunFormsDoNotMix) {
+  const auto spec = dir_ / "s.ini";
+  std::ofstream(spec) << "game = bernoulli_ind\nattack = coin_flip\ntrials = 10\nseed = 1\n";
+  const std::string out = " --out " + (dir_ / "o").string();
+  expect_bad_input(run("run " + spec.string() + " --game bernoulli_ind" + out), "cannot combine");
+  expect_bad_input(run("run --resume " + (dir_ / "o").string() + " --param game.p0=0.1"),
+                   "--param");
+  expect_bad_input(run("run --config " + spec.string() + " --shard 0/2" + out), "--shard");
+  expect_bad_input(run("run --game bernoulli_ind --attack coin_flip -q" + out), "-q");
+  expect_bad_input(run("run --shard 0/2" + out), "a spec file is required");
+  // A library parser's message is reported under the option that gave the value.
+  expect_bad_input(run("run " + spec.string() + " --stop-when sometimes" + out), "--stop-when");
+  EXPECT_FALSE(fs::exists(dir_ / "o"));
 }
 
 }  // namespace

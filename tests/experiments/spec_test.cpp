@@ -396,6 +396,105 @@ TEST(SpecGrid, QuotedParameterInsideAComponentValue) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Component parameters ("game.KEY" etc.) and single-cell configs (wrsec run --config)
+
+TEST(SpecComponentParam, PrefixSelectsTheComponent) {
+  CellSpec cell;
+  wrsec::experiments::set_component_param(cell, "game.p0", "0.3");
+  wrsec::experiments::set_component_param(cell, "scheme.bits", "4");
+  wrsec::experiments::set_component_param(cell, "attack.model.depth", "2");  // first dot splits
+  EXPECT_EQ(params_map(cell.game_params), (std::map<std::string, std::string>{{"p0", "0.3"}}));
+  EXPECT_EQ(params_map(cell.scheme_params), (std::map<std::string, std::string>{{"bits", "4"}}));
+  EXPECT_EQ(params_map(cell.attack_params),
+            (std::map<std::string, std::string>{{"model.depth", "2"}}));
+  wrsec::experiments::set_component_param(cell, "game.p0", "0.4");  // a later value wins
+  EXPECT_EQ(cell.game_params.values().at("p0"), "0.4");
+}
+
+TEST(SpecComponentParam, BadPrefixIsRejectedNamingTheKey) {
+  for (const std::string key : {"p0", "game.", "sweep.p0", "games.p0", ".p0"}) {
+    CellSpec cell;
+    try {
+      wrsec::experiments::set_component_param(cell, key, "1");
+      ADD_FAILURE() << "accepted '" << key << "'";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("'" + key + "'"), std::string::npos) << e.what();
+    }
+  }
+}
+
+using wrsec::experiments::CellConfig;
+
+TEST(SpecCellConfig, EveryKeyAndSections) {
+  const CellConfig c = CellConfig::parse(
+      "# one cell\ngame = bernoulli_ind\nscheme = none\nattack = likelihood_ratio\ntrials = 100\n"
+      "first-trial = 50\nseed = 3\nthreads = 2\nalpha = 0.01\nout = r.jsonl\n"
+      "[game]\np0 = 0.2\np1 = \"0.8\"\n[attack]\nsamples = 4\n",
+      "<test>");
+  EXPECT_EQ(c.cell.game, "bernoulli_ind");
+  EXPECT_EQ(c.cell.scheme, "none");
+  EXPECT_EQ(c.cell.attack, "likelihood_ratio");
+  EXPECT_EQ(params_map(c.cell.game_params),
+            (std::map<std::string, std::string>{{"p0", "0.2"}, {"p1", "0.8"}}));
+  EXPECT_EQ(params_map(c.cell.attack_params),
+            (std::map<std::string, std::string>{{"samples", "4"}}));
+  EXPECT_EQ(c.trials, 100U);
+  EXPECT_EQ(c.first_trial, 50U);
+  EXPECT_EQ(c.seed, 3U);
+  EXPECT_EQ(c.threads, 2);
+  EXPECT_EQ(c.alpha, 0.01);
+  EXPECT_EQ(c.out, "r.jsonl");
+}
+
+TEST(SpecCellConfig, EveryKeyIsOptional) {
+  const CellConfig c = CellConfig::parse("[scheme]\nbits = 4\n", "<test>");
+  EXPECT_TRUE(c.cell.game.empty());
+  EXPECT_EQ(c.cell.scheme, wrsec::experiments::kNoScheme);
+  EXPECT_TRUE(c.cell.attack.empty());
+  EXPECT_FALSE(c.trials || c.first_trial || c.seed || c.threads || c.alpha || c.out);
+  EXPECT_EQ(c.cell.scheme_params.values().at("bits"), "4");
+}
+
+TEST(SpecCellConfig, RejectionsNameTheFileAndTheKey) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"trials = 0\n", "'trials'"},
+      {"trials = -5\n", "'trials'"},
+      {"seed = x\n", "'seed'"},
+      {"alpha = 1.5\n", "'alpha'"},
+      {"first-trial = -1\n", "'first-trial'"},
+      {"threads = 0\n", "'threads'"},
+      {"threads = 2000\n", "'threads'"},
+      {"bogus = 1\n", "'bogus'"},
+      {"stop_when = lower > 0.1\n", "'stop_when'"},
+      {"[sweep]\ngame.p1 = 0.5, 0.6\n", "'sweep.game.p1'"},
+      {"trials = 10\ntrials = 20\n", "twice"},
+      {"game =\n", "'game'"},
+      {"no equals sign\n", "config file"},
+  };
+  for (const auto& [text, fragment] : bad) {
+    try {
+      (void)CellConfig::parse(text, "cell.ini");
+      ADD_FAILURE() << "accepted:\n" << text;
+    } catch (const InvalidArgument& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(fragment), std::string::npos) << what;
+      EXPECT_NE(what.find("config file 'cell.ini'"), std::string::npos) << what;
+    }
+  }
+}
+
+TEST(SpecCellConfig, LoadOfAMissingFileSaysSo) {
+  try {
+    (void)CellConfig::load("/nonexistent/cell.ini");
+    ADD_FAILURE() << "a missing file was read";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot read config file '/nonexistent/cell.ini'"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // alpha per cell, batch size
 
 TEST(SpecAlpha, BonferroniDividesByTheCellCount) {

@@ -1,0 +1,61 @@
+#include "apps/cli.h"
+
+#include <omp.h>
+
+#include <exception>
+#include <iostream>
+
+#include "core/errors.h"
+
+namespace wrsec::app {
+
+po::variables_map parse(const Args& args, const po::options_description& opts,
+                        const po::positional_options_description* pos) {
+  po::command_line_parser parser(args);
+  parser.options(opts);
+  if (pos != nullptr) parser.positional(*pos);
+  po::variables_map vm;
+  po::store(parser.run(), vm);
+  return vm;
+}
+
+std::string text(const po::variables_map& vm, const std::string& name) {
+  return vm[name].as<std::string>();
+}
+
+std::uint64_t parse_count(const std::string& what, const std::string& text) {
+  std::size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    throw InvalidArgument(what + " must be a non-negative integer, got '" + text + "'");
+  }
+  if (used != text.size() || value < 0)
+    throw InvalidArgument(what + " must be a non-negative integer, got '" + text + "'");
+  return static_cast<std::uint64_t>(value);
+}
+
+int parse_threads(const po::variables_map& vm) {
+  if (!vm.count("threads")) return omp_get_max_threads();
+  const auto t = parse_count("--threads", text(vm, "threads"));
+  if (t < 1 || t > 1024) throw InvalidArgument("--threads must lie in [1, 1024]");
+  return static_cast<int>(t);
+}
+
+int run_and_translate(const std::function<int()>& command) {
+  try {
+    return command();
+  } catch (const po::error& e) {
+    std::cerr << "wrsec: error: " << e.what() << '\n';
+    return kExitBadInput;
+  } catch (const InvalidArgument& e) {
+    std::cerr << "wrsec: error: " << e.what() << '\n';
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    std::cerr << "wrsec: error: " << e.what() << '\n';
+    return kExitFailure;
+  }
+}
+
+}  // namespace wrsec::app

@@ -1,0 +1,173 @@
+// The commands on model files: wrsec train, attack, mark and verify.
+#include <omp.h>
+
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "apps/commands.h"
+#include "attacks/taylor_sign_hypothesis.h"
+#include "core/errors.h"
+#include "definitions/statistics.h"
+#include "experiments/mark_files.h"
+#include "nn/zoo.h"
+
+namespace wrsec::app {
+namespace {
+
+void print_verify(const definitions::VerifyResult& v) {
+  std::cout << "verified  " << (v.accepted ? "yes" : "no") << '\n'
+            << "matches   " << v.matches << " / " << v.bits << " (null match probability " << v.p0
+            << ")\n"
+            << "p-value   " << definitions::format_log2_p(v.log2_p) << " (log2 p " << v.log2_p
+            << "), target FPR " << v.target_fpr << '\n';
+  if (v.details.contains("rule"))
+    std::cout << "rule      " << v.details["rule"].get<std::string>() << '\n';
+  if (v.details.contains("rejected"))
+    std::cout << "rejected  " << v.details["rejected"].get<std::string>() << '\n';
+}
+
+// Sets the OpenMP team size when --threads is given.
+void apply_threads(const po::variables_map& vm) {
+  if (vm.count("threads")) omp_set_num_threads(parse_threads(vm));
+}
+
+}  // namespace
+
+int cmd_mark(const Args& args, const Context& /*context*/) {
+  po::options_description opts(
+      "wrsec mark: embed an ownership mark (a signature-bound watermark) into a wrsec model file\n"
+      "and write the owner's record (claim: statement, public key, RSA-FDH signature; record of\n"
+      "which key marked which model). Scheme parameters: --param KEY=VALUE");
+  opts.add_options()("help,h", "show this help")("scheme", po::value<std::string>(),
+                                                 "ownership scheme id (see 'wrsec list')")(
+      "in", po::value<std::string>(), "model file (wrsec safetensors, e.g. from 'wrsec train')")(
+      "out", po::value<std::string>(), "marked model file to write")(
+      "secret", po::value<std::string>(), "owner's record to write (JSON; keep it private)")(
+      "seed", po::value<std::string>(),
+      "seed of the statement's nonce and the embedding (default 1)")(
+      "param", po::value<std::vector<std::string>>()->composing(),
+      "scheme parameter, e.g. owner_seed=7 (repeatable)");
+  const auto vm = parse(args, opts);
+  if (vm.count("help")) {
+    std::cout << opts
+              << "\nexample:\n  wrsec mark --scheme qim --in models/m.safetensors "
+                 "--out marked.safetensors --secret owner.json\n";
+    return kExitOk;
+  }
+  for (const char* key : {"scheme", "in", "out", "secret"})
+    if (!vm.count(key)) throw InvalidArgument(std::string("--") + key + " is required");
+  definitions::Params params;
+  if (vm.count("param"))
+    for (const auto& a : vm["param"].as<std::vector<std::string>>()) {
+      const auto [k, v] = definitions::parse_assignment(a);
+      params.set(k, v);
+    }
+  const std::uint64_t seed = vm.count("seed") ? parse_count("--seed", text(vm, "seed")) : 1;
+  const auto s = experiments::mark_model_file(text(vm, "scheme"), params, text(vm, "in"),
+                                              text(vm, "out"), text(vm, "secret"), seed);
+  std::cout << "marked    " << text(vm, "out") << " (" << s.scheme << ")\n"
+            << "record    " << text(vm, "secret") << " (claim " << s.claim_fingerprint << ")\n"
+            << "models    original " << s.original_digest << "\n          marked   "
+            << s.marked_digest << '\n';
+  print_verify(s.self_check);
+  return kExitOk;
+}
+
+int cmd_verify(const Args& args, const Context& /*context*/) {
+  po::options_description opts(
+      "wrsec verify: check a suspect model file against an owner's record written by 'wrsec\n"
+      "mark'. Exit code 0 if the mark verifies, 1 if it does not, 2 for bad input");
+  opts.add_options()("help,h", "show this help")("secret", po::value<std::string>(),
+                                                 "owner's record (JSON)")(
+      "model", po::value<std::string>(), "suspect model file (wrsec safetensors)");
+  const auto vm = parse(args, opts);
+  if (vm.count("help")) {
+    std::cout << opts;
+    return kExitOk;
+  }
+  if (!vm.count("secret") || !vm.count("model"))
+    throw InvalidArgument("--secret and --model are required");
+  const auto v = experiments::verify_model_file(text(vm, "secret"), text(vm, "model"));
+  print_verify(v);
+  return v.accepted ? kExitOk : kExitFailure;
+}
+
+int cmd_train(const Args& args, const Context& /*context*/) {
+  po::options_description opts(
+      "wrsec train: train a named architecture on the defender split of Fashion-MNIST with a seed\n"
+      "and cache it as safetensors with its training metadata; a cached model is reused");
+  opts.add_options()("help,h", "show this help")("list", "list the zoo's named architectures")(
+      "model", po::value<std::string>(), "zoo name, e.g. mlp_784_256_256_10_relu")(
+      "seed", po::value<std::string>(), "training seed (default 0)")(
+      "cache", po::value<std::string>()->default_value("models"), "cache directory")(
+      "data", po::value<std::string>(),
+      "Fashion-MNIST directory (default: $WRSEC_FASHION_MNIST_DIR or Debian's "
+      "/usr/share/datasets/fashion-mnist)")("threads", po::value<std::string>(),
+                                            "OpenMP threads (default: all cores)");
+  const auto vm = parse(args, opts);
+  if (vm.count("help")) {
+    std::cout << opts;
+    return kExitOk;
+  }
+  if (vm.count("list")) {
+    for (const auto& name : nn::zoo_names()) std::cout << name << '\n';
+    return kExitOk;
+  }
+  if (!vm.count("model")) throw InvalidArgument("--model is required (see 'wrsec train --list')");
+  const std::string name = text(vm, "model");
+  (void)nn::zoo_architecture(name);  // validates the name before any work
+  const std::uint64_t seed = vm.count("seed") ? parse_count("--seed", text(vm, "seed")) : 0;
+  apply_threads(vm);
+  const std::string data = vm.count("data") ? text(vm, "data") : "";
+  const auto zoo = nn::train_or_load(name, seed, text(vm, "cache"), data);
+  std::cout << (zoo.from_cache ? "loaded " : "trained ")
+            << nn::zoo_path(name, seed, text(vm, "cache")).string() << '\n';
+  for (const auto& [key, value] : zoo.metadata)
+    if (key != "wrsec.architecture") std::cout << "  " << key << " = " << value << '\n';
+  return kExitOk;
+}
+
+int cmd_attack(const Args& args, const Context& /*context*/) {
+  po::options_description opts(
+      "wrsec attack: recover the weights from a TaylorMLP release saved by the official code.\n"
+      "Input: a safetensors file with the protected module's buffers (up_proj_weight,\n"
+      "gate_proj_weight, local_point, local_approx_output, fuse_weight, discount_factor,\n"
+      "ffn_{gate,up,down}_proj_weight; optional gate_proj.weight), unprefixed (one layer) or\n"
+      "under model.layers.{i}.mlp.; F32, F16 or BF16. Output: model.layers.{i}.mlp.\n"
+      "{gate,up,down}_proj.weight (F32). Units come out in the original order only when the\n"
+      "leftover gate_proj.weight is present; otherwise selected units (release order) precede\n"
+      "the unselected ones, which computes the same function.");
+  opts.add_options()("help,h", "show this help")("in", po::value<std::string>(),
+                                                 "protected safetensors file")(
+      "out", po::value<std::string>(), "recovered safetensors file (written atomically)")(
+      "format", po::value<std::string>()->default_value("official"),
+      "release format (official; paper-form releases are attacked inside games)")(
+      "threads", po::value<std::string>(), "OpenMP threads (default: all cores)");
+  const auto vm = parse(args, opts);
+  if (vm.count("help")) {
+    std::cout << opts
+              << "\nexample:\n  wrsec attack --in protected.safetensors --out "
+                 "recovered.safetensors\n";
+    return kExitOk;
+  }
+  if (!vm.count("in") || !vm.count("out")) throw InvalidArgument("--in and --out are required");
+  if (text(vm, "format") != "official")
+    throw InvalidArgument("--format must be official, got '" + text(vm, "format") + "'");
+  apply_threads(vm);
+  const std::filesystem::path in = text(vm, "in");
+  if (!std::filesystem::is_regular_file(in))
+    throw InvalidArgument("cannot read '" + in.string() + "': no such file");
+  const auto reports = attacks::recover_official_file(in, text(vm, "out"));
+  for (const auto& r : reports)
+    std::cout << "layer " << r.layer << ": d " << r.d << ", h " << r.h << ", selected " << r.h_s
+              << ", N " << r.n_order << ", sign flips " << r.sign_flips << ", ambiguous "
+              << r.ambiguous_units << ", unit order "
+              << (r.order_known ? "original (from gate_proj)" : "selected first, release order")
+              << ", " << r.seconds << " s\n";
+  std::cout << "wrote " << text(vm, "out") << '\n';
+  return kExitOk;
+}
+
+}  // namespace wrsec::app
