@@ -16,6 +16,10 @@
 //   Each trial runs KeyGen with fresh coins on the same model (a new statement nonce, hence a new
 //   mark key and message; the owner's RSA key pair stays), so the trials are independent given the
 //   model and Clopper-Pearson applies.
+//   Two schemes are a grid of two cells, and every grid goes through the spec engine: the program
+//   writes a spec (sweep scheme = lsb_parity, qim), plays it into a run directory
+//   (experiments/run_dir.h: resumable, shardable; Bonferroni over the 2 cells, alpha/2 each) and
+//   reads the results back from its results.jsonl, which `wrsec run SPEC` would write the same.
 //
 // The model source
 //   wm_removal needs a trained model (accuracy enters the win condition): the default is the zoo
@@ -29,38 +33,61 @@
 //   condition is then vacuous (about 10% before and after).
 //
 // Expected output (defaults --trials 20 --seed 1; about 2 s on 2 cores)
-//   lsb_parity: wins 20 / 20, removal Adv lower bound 0.8609 (one-sided Clopper-Pearson, 95%),
+//   lsb_parity: wins 20 / 20, removal Adv lower bound 0.8316 (one-sided Clopper-Pearson at
+//               1 - 0.05/2, Bonferroni over the two cells),
 //               bit accuracy after the attack about 0.5 (chance), the attacked model no longer
 //               verifies
-//   qim:        wins  0 / 20, removal Adv upper bound 0.1391, bit accuracy 1.0
+//   qim:        wins  0 / 20, removal Adv upper bound 0.1684, bit accuracy 1.0
 //   both:       every marked model verifies (correctness); accuracy about 0.87, dropping by about
 //               0.001 under quantisation
 //   and "OK: the bounds separate ...". The program exits 1 unless both marked models verify in
 //   every trial and lsb_parity's lower bound lies above qim's upper bound.
 #include <omp.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include "definitions/game.h"
 #include "examples/example_args.h"
-#include "experiments/catalog.h"
-#include "experiments/results.h"
-#include "experiments/runner.h"
+#include "experiments/claims.h"
+#include "experiments/run_dir.h"
 
 using namespace wrsec;
+using nlohmann::json;
 
 namespace {
 
 // The mean of a per-trial metric the game reports (games/wm_removal.h lists them).
-double mean_of(const experiments::CellCounts& counts, const std::string& metric) {
-  const auto it = counts.metrics.find(metric);
-  if (it == counts.metrics.end()) throw LogicError("wm_removal reported no metric " + metric);
-  return it->second.mean();
+double mean_of(const json& cell, const std::string& metric) {
+  const json m = experiments::json_at(cell, "metrics." + metric + ".mean");
+  if (!m.is_number()) throw LogicError("wm_removal reported no metric " + metric);
+  return m.get<double>();
 }
+
+double number(const json& cell, const std::string& path) {
+  return experiments::json_at(cell, path).get<double>();
+}
+
+// A scratch directory removed at the end (the run directory lives inside it).
+struct ScratchDir {
+  std::filesystem::path path;
+  ScratchDir() {
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "wrsec-example-02-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw RuntimeError("cannot create a scratch directory");
+    path = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
 
 }  // namespace
 
@@ -80,81 +107,89 @@ int main(int argc, char** argv) {
     const std::string eval_samples = std::to_string(args.integer("eval-samples", 1, 10'000));
     const int threads = static_cast<int>(args.integer("threads", 1, 1024));
     const double alpha = 0.05;
-    // One cell per scheme: same game, same attack, same model, same seed. Both are built before
-    // anything is printed, so that a bad --model fails with one line.
-    const auto make_cell = [&](const std::string& scheme) {
-      experiments::CellSpec cell;
-      cell.game = "wm_removal";
-      cell.scheme = scheme;
-      cell.attack = "quantize";
-      cell.game_params.set("model", args.text("model"));
-      cell.game_params.set("eval_samples", eval_samples);
-      cell.attack_params.set("bits", "8");
-      cell.attack_params.set("granularity", "tensor");
-      return cell;
-    };
-    const experiments::CellSpec cells[] = {make_cell("lsb_parity"), make_cell("qim")};
-    const experiments::CellInstance instances[] = {
-        experiments::instantiate(experiments::Catalog::builtin(), cells[0]),
-        experiments::instantiate(experiments::Catalog::builtin(), cells[1])};
-
+    // The grid as a spec: one game, one attack, the scheme swept over two values.
+    const std::string spec =
+        "name = watermark_vs_int8\n"
+        "game = wm_removal\n"
+        "attack = quantize\n"
+        "trials = " +
+        std::to_string(trials) +
+        "\n"
+        "seed = " +
+        std::to_string(seed) +
+        "\n"
+        "alpha = 0.05\n"
+        "correction = bonferroni\n"
+        "[game]\n"
+        "model = \"" +
+        args.text("model") +
+        "\"\n"
+        "eval_samples = " +
+        eval_samples +
+        "\n"
+        "[attack]\n"
+        "bits = 8\n"
+        "granularity = tensor\n"
+        "[sweep]\n"
+        "scheme = lsb_parity, qim\n";
+    const ScratchDir scratch;
+    std::ofstream(scratch.path / "spec.ini") << spec;
     const char* cache = std::getenv("WRSEC_ZOO_CACHE");
     std::cout << "model " << args.text("model")
               << " (zoo cache: " << (cache && *cache ? cache : "./models") << ")\n"
               << "attack quantize, bits=8, granularity=tensor; " << trials
-              << " trials per scheme, seed " << seed << ", alpha " << alpha << "\n";
+              << " trials per scheme, seed " << seed << ", family alpha " << alpha
+              << " (Bonferroni over 2 cells)\n";
 
-    std::map<std::string, experiments::CellResult> results;
-    for (int i = 0; i < 2; ++i) {
-      const experiments::CellSpec& cell = cells[i];
-      const experiments::CellInstance& instance = instances[i];
-      experiments::RunOptions run;
-      run.seed = seed;
-      run.experiment_id = cell.experiment_id();
-      run.trials = {0, trials};
-      run.threads = threads;
-      const auto counts =
-          experiments::play_trials(*instance.game, instance.scheme.get(), *instance.adversary, run);
-      const auto result = experiments::summarize(cell, *instance.game, *instance.adversary, seed,
-                                                 run.trials, counts, alpha);
+    // Play it: every cell is instantiated first (a bad --model fails here with one line), then
+    // the trials run in checkpointed batches into the run directory.
+    experiments::RunDirOptions options;
+    options.threads = threads;
+    experiments::start_run(scratch.path / "spec.ini", scratch.path / "run", options);
 
+    std::map<std::string, json> results;
+    for (const json& cell : experiments::read_results(scratch.path / "run")) {
+      const std::string scheme = experiments::json_at(cell, "scheme.id").get<std::string>();
       std::cout << std::fixed << std::setprecision(4) << "\n"
-                << cell.scheme << "\n"
-                << "  convention        " << definitions::advantage_convention(result.shape) << "\n"
-                << "  wins              " << counts.wins << " / " << counts.n << "\n"
-                << "  removal Adv       estimate " << result.advantage.estimate << ", lower "
-                << result.advantage.lower << ", upper " << result.advantage.upper
-                << "  (one-sided Clopper-Pearson, level " << 1 - alpha << " each)\n"
-                << "  marked verifies   " << mean_of(counts, "marked_detected")
+                << scheme << "\n"
+                << "  convention        " << cell["convention"].get<std::string>() << "\n"
+                << "  wins              " << cell["counts"]["wins"] << " / " << cell["counts"]["n"]
+                << "\n"
+                << "  removal Adv       estimate " << number(cell, "advantage.estimate")
+                << ", lower " << number(cell, "advantage.lower") << ", upper "
+                << number(cell, "advantage.upper") << "  (one-sided Clopper-Pearson, level "
+                << 1 - number(cell, "alpha") << " each)\n"
+                << "  marked verifies   " << mean_of(cell, "marked_detected")
                 << "  (fraction of trials: the scheme's correctness)\n"
-                << "  attacked verifies " << mean_of(counts, "detected") << "\n"
-                << "  bit accuracy      " << mean_of(counts, "bit_accuracy")
+                << "  attacked verifies " << mean_of(cell, "detected") << "\n"
+                << "  bit accuracy      " << mean_of(cell, "bit_accuracy")
                 << "  (mean over trials, after the attack; 0.5 = chance)\n"
-                << "  accuracy          marked " << mean_of(counts, "acc_marked") << ", attacked "
-                << mean_of(counts, "acc_attacked") << " (mean drop " << mean_of(counts, "acc_drop")
+                << "  accuracy          marked " << mean_of(cell, "acc_marked") << ", attacked "
+                << mean_of(cell, "acc_attacked") << " (mean drop " << mean_of(cell, "acc_drop")
                 << ")\n";
-      results.emplace(cell.scheme, result);
+      results.emplace(scheme, cell);
     }
 
     const auto& lsb = results.at("lsb_parity");
     const auto& qim = results.at("qim");
     std::cout << "\n";
     bool ok = true;
-    for (const auto* r : {&lsb, &qim}) {
-      if (mean_of(r->counts, "marked_detected") != 1.0) {
-        std::cout << "FAILED: a " << r->spec.scheme << " marked model did not verify\n";
+    for (const auto& [scheme, cell] : results) {
+      if (mean_of(cell, "marked_detected") != 1.0) {
+        std::cout << "FAILED: a " << scheme << " marked model did not verify\n";
         ok = false;
       }
     }
-    if (!(lsb.advantage.lower > qim.advantage.upper)) {
-      std::cout << "FAILED: the bounds do not separate: lsb_parity lower " << lsb.advantage.lower
-                << " <= qim upper " << qim.advantage.upper << "\n";
+    const double lsb_lower = number(lsb, "advantage.lower");
+    const double qim_upper = number(qim, "advantage.upper");
+    if (!(lsb_lower > qim_upper)) {
+      std::cout << "FAILED: the bounds do not separate: lsb_parity lower " << lsb_lower
+                << " <= qim upper " << qim_upper << "\n";
       ok = false;
     }
     if (!ok) return 1;
     std::cout << "OK: the bounds separate: INT8 quantisation removes lsb_parity (Adv >= "
-              << lsb.advantage.lower << ") while qim survives it (Adv <= " << qim.advantage.upper
-              << ")\n";
+              << lsb_lower << ") while qim survives it (Adv <= " << qim_upper << ")\n";
     return 0;
   });
 }
