@@ -62,13 +62,21 @@ void put(const fs::path& dir, const std::string& name, const std::string& conten
   f.commit();
 }
 
+// A short tick label per attack for the removal figure.
 std::string attack_label(const json& row) {
   const std::string id = text(row, "attack.id");
-  if (id == "quantize") return "int" + text(row, "attack.params.bits");
+  if (id == "quantize")
+    return "int" + text(row, "attack.params.bits") +
+           (text(row, "attack.params.granularity") == "channel" ? "c" : "");
   if (id == "prune") {
     const double rate = number(row, "attack.params.rate");
     return "prune" + std::to_string(static_cast<int>(std::lround(100 * rate)));
   }
+  if (id == "cast") return text(row, "attack.params.format");
+  if (id == "weight_noise") return "noise";
+  if (id == "scale_neurons") return "scale";
+  if (id == "dummy_neurons") return "split";
+  if (id == "finetune") return text(row, "attack.params.mode");
   return id;
 }
 
