@@ -7,6 +7,7 @@
 #include "core/atomic_file.h"
 #include "core/errors.h"
 #include "experiments/spec.h"
+#include "studies/row_sink.h"
 
 namespace wrsec::studies {
 namespace fs = std::filesystem;
@@ -74,18 +75,22 @@ json load_unit(const fs::path& dir, std::size_t unit) {
   return j;
 }
 
+// rows.jsonl and rows.csv, every unit's rows in unit order, through the row reporters.
 void write_rows(const fs::path& dir, const std::string& name, std::size_t units) {
-  AtomicFile out(dir / "rows.jsonl");
+  MultiRowSink sinks;
+  sinks.add(std::make_unique<CsvRowSink>(dir / "rows.csv"));
+  sinks.add(std::make_unique<JsonlRowSink>(dir / "rows.jsonl"));  // last: marks completion
+  sinks.begin(name);
   for (std::size_t u = 0; u < units; ++u) {
     const json j = load_unit(dir, u);
     WRSEC_CHECK(!j.is_null(), "unit file vanished");
     for (const auto& row : j["rows"]) {
       json line = {{"measurement", name}, {"unit", u}};
       line.update(row);
-      out.write(line.dump() + "\n");
+      sinks.write(line);
     }
   }
-  out.commit();
+  sinks.finish();
 }
 
 void remove_stale_temporaries(const fs::path& dir) {

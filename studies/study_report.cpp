@@ -7,36 +7,12 @@
 #include "experiments/provenance.h"
 #include "experiments/report_format.h"
 #include "experiments/run_dir.h"
+#include "studies/row_sink.h"
 
 namespace wrsec::studies {
 namespace fs = std::filesystem;
 using experiments::fmt;
 using nlohmann::json;
-
-namespace {
-
-std::string cell_text(const json& v) {
-  if (v.is_number_float()) {
-    const double x = v.get<double>();
-    if (x != 0 && (std::fabs(x) < 1e-3 || std::fabs(x) >= 1e6)) {
-      std::ostringstream out;
-      out.precision(3);
-      out << std::scientific << x;
-      return out.str();
-    }
-    return fmt(x, 4);
-  }
-  if (v.is_string()) return v.get<std::string>();
-  return v.dump();
-}
-
-std::string md_escape(std::string s) {
-  std::string out;
-  for (const char c : s) out += c == '|' ? std::string("\\|") : std::string(1, c);
-  return out;
-}
-
-}  // namespace
 
 std::vector<json> study_cells(const StudyOutputs& outputs, const fs::path& out) {
   std::vector<json> cells;
@@ -63,8 +39,9 @@ std::string claims_markdown(const StudyOutputs& o, const fs::path& claims_file) 
   for (std::size_t i = 0; i < o.claims.size(); ++i) {
     const auto& c = o.claims[i];
     const auto& r = o.outcomes[i];
-    md << "| " << c.id << ": " << md_escape(c.text) << " | " << md_escape(c.statement()) << " | "
-       << (r.measured ? fmt(*r.measured, 6) : "–") << " | " << (r.met ? "yes" : "**NO**") << " |\n";
+    md << "| " << c.id << ": " << markdown_cell(c.text) << " | " << markdown_cell(c.statement())
+       << " | " << (r.measured ? fmt(*r.measured, 6) : "–") << " | " << (r.met ? "yes" : "**NO**")
+       << " |\n";
   }
   return md.str();
 }
@@ -85,7 +62,7 @@ std::string study_markdown(const StudyOutputs& o, const fs::path& out) {
         "as each spec's correction sets it (column alpha).\n\n";
   md << "## Claims\n\n| claim | requirement | measured | met |\n|---|---|---:|---|\n";
   for (std::size_t i = 0; i < o.claims.size(); ++i)
-    md << "| " << o.claims[i].id << " | " << md_escape(o.claims[i].statement()) << " | "
+    md << "| " << o.claims[i].id << " | " << markdown_cell(o.claims[i].statement()) << " | "
        << (o.outcomes[i].measured ? fmt(*o.outcomes[i].measured, 6) : "–") << " | "
        << (o.outcomes[i].met ? "yes" : "**NO**") << " |\n";
   md << "\n## Game grids (one run directory each: runs/<spec>/)\n";
@@ -100,35 +77,23 @@ std::string study_markdown(const StudyOutputs& o, const fs::path& out) {
        << "| cell | n | wins | Adv | lower | upper | alpha "
           "|\n|---|---:|---:|---:|---:|---:|---:|\n";
     for (const auto& r : rows)
-      md << "| " << md_escape(r.value("cell", "")) << " | "
-         << cell_text(experiments::json_at(r, "counts.n")) << " | "
-         << cell_text(experiments::json_at(r, "counts.wins")) << " | "
-         << cell_text(experiments::json_at(r, "advantage.estimate")) << " | "
-         << cell_text(experiments::json_at(r, "advantage.lower")) << " | "
-         << cell_text(experiments::json_at(r, "advantage.upper")) << " | "
-         << cell_text(experiments::json_at(r, "alpha")) << " |\n";
+      md << "| " << markdown_cell(r.value("cell", "")) << " | "
+         << markdown_cell(experiments::json_at(r, "counts.n")) << " | "
+         << markdown_cell(experiments::json_at(r, "counts.wins")) << " | "
+         << markdown_cell(experiments::json_at(r, "advantage.estimate")) << " | "
+         << markdown_cell(experiments::json_at(r, "advantage.lower")) << " | "
+         << markdown_cell(experiments::json_at(r, "advantage.upper")) << " | "
+         << markdown_cell(experiments::json_at(r, "alpha")) << " |\n";
   }
-  md << "\n## Measurements (measurements/<name>/rows.jsonl; wall times are best of repeats)\n";
+  md << "\n## Measurements (measurements/<name>/rows.jsonl and rows.csv; wall times are best of "
+        "repeats)\n";
   for (const auto& m : o.measurements) {
-    const auto rows = experiments::read_json_lines(out / "measurements" / m.name / "rows.jsonl");
-    md << "\n### " << m.name << " (" << m.id << ")\n\n";
-    if (rows.empty()) continue;
-    std::vector<std::string> columns;
-    std::set<std::string> seen = {"measurement", "unit", "kind"};
-    for (const auto& r : rows)
-      for (const auto& [k, v] : r.items())
-        if (!v.is_structured() && seen.insert(k).second) columns.push_back(k);
-    md << "|";
-    for (const auto& c : columns) md << " " << c << " |";
-    md << "\n|";
-    for (std::size_t i = 0; i < columns.size(); ++i) md << "---|";
-    md << "\n";
-    for (const auto& r : rows) {
-      md << "|";
-      for (const auto& c : columns)
-        md << " " << (r.contains(c) ? md_escape(cell_text(r[c])) : "") << " |";
-      md << "\n";
-    }
+    MarkdownRowSink table(md, m.id);
+    table.begin(m.name);
+    for (const auto& row :
+         experiments::read_json_lines(out / "measurements" / m.name / "rows.jsonl"))
+      table.write(row);
+    table.finish();
   }
   return md.str();
 }

@@ -22,6 +22,7 @@
 #include "nn/llama.h"
 #include "nn/metrics.h"
 #include "nn/safetensors.h"
+#include "nn/tensor.h"
 
 namespace wrsec::studies {
 
@@ -187,7 +188,8 @@ class UtilityOfficial final : public Measurement {
 };
 
 // The FLOP model: the release's Infer cost over the plain forward pass, per order N, from the
-// scheme's own cost model (no timing: deterministic).
+// scheme's own cost model (no timing: deterministic), with the digests of the model and release
+// it was computed on.
 class FlopModel final : public Measurement {
  public:
   explicit FlopModel(const Params& p)
@@ -220,7 +222,9 @@ class FlopModel final : public Measurement {
                          {"order", n},
                          {"macs_plain", plain},
                          {"macs_release", released},
-                         {"flop_ratio_release", released / plain}}});
+                         {"flop_ratio_release", released / plain},
+                         {"model_sha256", nn::tensors_digest(model.tensors)},
+                         {"release_sha256", nn::tensors_digest(release.artifact.tensors)}}});
   }
 
  private:

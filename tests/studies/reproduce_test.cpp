@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -160,7 +161,16 @@ TEST_F(Reproduce, PlaysTheProfileChecksClaimsAndWritesReports) {
   ASSERT_EQ(flops.size(), 4u);
   EXPECT_EQ(flops[3]["order"], 6);
   EXPECT_GT(flops[3]["flop_ratio_release"].get<double>(), 1.0);
+  // The rows also leave as CSV, one column per key, doubles at full precision.
+  const std::string csv = read_bytes(dir_ / "out" / "measurements" / "flops" / "rows.csv");
+  EXPECT_EQ(
+      csv.substr(0, csv.find('\n')),
+      "measurement,unit,kind,flop_ratio_release,format,macs_plain,macs_release,model,model_sha256,"
+      "order,release_sha256");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);
   const std::string report = read_bytes(dir_ / "out" / "report.md");
+  EXPECT_NE(report.find("| flop_ratio_release | format | macs_plain |"), std::string::npos)
+      << report;
   EXPECT_NE(report.find("3 of 3 claims met"), std::string::npos) << report;
   EXPECT_NE(report.find("### flops (taylormlp.flop_model)"), std::string::npos);
   EXPECT_NE(read_bytes(dir_ / "out-paper" / "macros.tex").find("\\newcommand{\\TinyLower}{0."),
