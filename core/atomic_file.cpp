@@ -66,4 +66,10 @@ void AtomicFile::commit() {
   }
 }
 
+void write_file_atomically(const std::filesystem::path& path, std::string_view text) {
+  AtomicFile f(path);
+  f.write(text);
+  f.commit();
+}
+
 }  // namespace wrsec

@@ -31,4 +31,7 @@ class AtomicFile {
   bool committed_ = false;
 };
 
+// Writes text to path atomically (an AtomicFile written and committed at once).
+void write_file_atomically(const std::filesystem::path& path, std::string_view text);
+
 }  // namespace wrsec

@@ -114,12 +114,6 @@ json read_json_file(const fs::path& path) {
   }
 }
 
-void write_file(const fs::path& path, const std::string& text) {
-  AtomicFile f(path);
-  f.write(text);
-  f.commit();
-}
-
 CellState load_state(const fs::path& dir, const Plan& plan, std::size_t i) {
   CellState s;
   s.next = plan.ranges[i].begin;
@@ -155,7 +149,7 @@ void save_state(const fs::path& dir, const Plan& plan, std::size_t i, const Cell
                   {"stopped", s.stopped},
                   {"elapsed_seconds", s.elapsed_seconds},
                   {"counts", counts_to_json(s.counts)}};
-  write_file(state_path(dir, i), j.dump() + "\n");
+  write_file_atomically(state_path(dir, i), j.dump() + "\n");
 }
 
 // Plays [range) of one cell across the ranks (each a contiguous slice, with its threads) and
@@ -313,7 +307,7 @@ void write_outputs(const fs::path& dir, const Plan& plan, const std::vector<Cell
   for (std::size_t i = 0; i < states.size(); ++i)
     cells[i]["elapsed_seconds"] = states[i].elapsed_seconds;
   if (!manifest["segments"].empty()) manifest["segments"].back()["finished_at"] = utc_timestamp();
-  write_file(dir / "manifest.json", manifest.dump(2) + "\n");
+  write_file_atomically(dir / "manifest.json", manifest.dump(2) + "\n");
 }
 
 // Plays every cell from its recorded state to its end (or its stop), then writes the outputs.
@@ -455,8 +449,8 @@ void create_run_dir(const fs::path& dir, const Plan& plan, const json& manifest,
     fs::permissions(staging, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                  fs::perms::others_read | fs::perms::others_exec);
     fs::create_directory(staging / "state");
-    write_file(staging / "spec.ini", plan.spec_text);
-    write_file(staging / "manifest.json", manifest.dump(2) + "\n");
+    write_file_atomically(staging / "spec.ini", plan.spec_text);
+    write_file_atomically(staging / "manifest.json", manifest.dump(2) + "\n");
     fs::rename(staging, dir);
   } catch (...) {
     std::error_code ec;
@@ -534,7 +528,7 @@ void resume_run(const fs::path& dir, const RunDirOptions& options) {
   manifest["segments"].push_back(segment(options, comm, "resume"));
   if (comm.rank() == 0) {
     fs::create_directories(dir / "state");
-    write_file(dir / "manifest.json", manifest.dump(2) + "\n");
+    write_file_atomically(dir / "manifest.json", manifest.dump(2) + "\n");
   }
   run_plan(dir, plan, std::move(manifest), options, comm);
 }

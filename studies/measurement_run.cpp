@@ -24,12 +24,6 @@ fs::path unit_path(const fs::path& dir, std::size_t unit) {
   return dir / name;
 }
 
-void write_file(const fs::path& path, const std::string& text) {
-  AtomicFile f(path);
-  f.write(text);
-  f.commit();
-}
-
 json read_json(const fs::path& path) {
   const std::string text = experiments::read_text_file(path);
   try {
@@ -59,7 +53,7 @@ json open_or_create(const MeasurementEntry& entry, const fs::path& dir, const js
     return old;
   }
   fs::create_directories(dir);
-  write_file(dir / "manifest.json", manifest.dump(2) + "\n");
+  write_file_atomically(dir / "manifest.json", manifest.dump(2) + "\n");
   return manifest;
 }
 
@@ -135,13 +129,13 @@ bool run_measurement(const MeasurementEntry& entry, const fs::path& dir,
     if (!rows.is_array()) rows = json::array({rows});
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    write_file(unit_path(dir, u), json{{"schema", kUnitSchema},
-                                       {"unit", u},
-                                       {"label", m->unit_label(u)},
-                                       {"seconds", seconds},
-                                       {"rows", rows}}
-                                          .dump() +
-                                      "\n");
+    write_file_atomically(unit_path(dir, u), json{{"schema", kUnitSchema},
+                                                  {"unit", u},
+                                                  {"label", m->unit_label(u)},
+                                                  {"seconds", seconds},
+                                                  {"rows", rows}}
+                                                     .dump() +
+                                                 "\n");
     if (options.after_unit) options.after_unit(u);
   }
   if (complete) write_rows(dir, entry.name, units);
@@ -159,7 +153,7 @@ void merge_measurement(const std::vector<fs::path>& inputs, const fs::path& out)
                             inputs.front().string() + "'");
   const std::size_t units = manifest.at("units").get<std::size_t>();
   fs::create_directories(out);
-  write_file(out / "manifest.json", manifest.dump(2) + "\n");
+  write_file_atomically(out / "manifest.json", manifest.dump(2) + "\n");
   for (std::size_t u = 0; u < units; ++u) {
     json found;
     for (const auto& dir : inputs)
@@ -170,7 +164,7 @@ void merge_measurement(const std::vector<fs::path>& inputs, const fs::path& out)
     if (found.is_null())
       throw InvalidArgument("measurement '" + manifest["measurement"]["name"].get<std::string>() +
                             "': unit " + std::to_string(u) + " is in none of the shards");
-    write_file(unit_path(out, u), found.dump() + "\n");
+    write_file_atomically(unit_path(out, u), found.dump() + "\n");
   }
   write_rows(out, manifest["measurement"]["name"].get<std::string>(), units);
 }

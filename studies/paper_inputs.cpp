@@ -57,9 +57,7 @@ std::string model_label(const std::string& model) {
 
 // Writes text to dir/name atomically.
 void put(const fs::path& dir, const std::string& name, const std::string& content) {
-  AtomicFile f(dir / name);
-  f.write(content);
-  f.commit();
+  write_file_atomically(dir / name, content);
 }
 
 // A short tick label per attack for the removal figure.

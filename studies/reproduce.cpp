@@ -41,12 +41,6 @@ std::string clock_text(double seconds) {
   return text;
 }
 
-void write_file(const fs::path& path, const std::string& text) {
-  AtomicFile f(path);
-  f.write(text);
-  f.commit();
-}
-
 json read_json(const fs::path& path, const std::string& what) {
   const std::string text = experiments::read_text_file(path);
   try {
@@ -455,7 +449,7 @@ int run_reproduce(const ReproduceOptions& o) {
         throw InvalidArgument("'" + out.string() + "' exists and is not a directory");
       fs::create_directories(out / "runs");
       fs::create_directories(out / "measurements");
-      write_file(out / "study.json", record.dump(2) + "\n");
+      write_file_atomically(out / "study.json", record.dump(2) + "\n");
     }
   });
   play(p, out, o, comm);
@@ -502,7 +496,7 @@ int merge_reproductions(const std::vector<fs::path>& inputs, const ReproduceOpti
   json sources = json::array();
   for (const auto& d : inputs) sources.push_back(fs::absolute(d).string());
   record["merged_from"] = sources;
-  write_file(out / "study.json", record.dump(2) + "\n");
+  write_file_atomically(out / "study.json", record.dump(2) + "\n");
   for (const auto& s : p.specs) {
     std::vector<fs::path> dirs;
     for (const auto& d : inputs) dirs.push_back(d / "runs" / s.spec.name);

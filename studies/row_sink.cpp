@@ -14,12 +14,6 @@ using nlohmann::json;
 
 namespace {
 
-void write_file(const std::filesystem::path& path, const std::string& text) {
-  AtomicFile f(path);
-  f.write(text);
-  f.commit();
-}
-
 std::string csv_value(const json& v) {
   std::string s;
   if (v.is_null()) return "";
@@ -82,7 +76,7 @@ std::vector<std::string> row_columns(const std::vector<json>& rows,
 }
 
 void JsonlRowSink::finish() {
-  write_file(path_, text_);
+  write_file_atomically(path_, text_);
 }
 
 void CsvRowSink::finish() {
@@ -95,7 +89,7 @@ void CsvRowSink::finish() {
       text += (i ? "," : "") + (r.contains(columns[i]) ? csv_value(r[columns[i]]) : "");
     text += "\n";
   }
-  write_file(path_, text);
+  write_file_atomically(path_, text);
 }
 
 void MarkdownRowSink::finish() {

@@ -3,10 +3,8 @@
 // bad input leaves nothing behind, and the thread count does not change the results.
 #include "experiments/run_dir.h"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,8 +26,7 @@
 #include "experiments/catalog.h"
 #include "experiments/runner.h"
 #include "experiments/spec.h"
-
-extern char** environ;
+#include "tests/support/spawn.h"
 
 namespace {
 
@@ -383,28 +380,12 @@ TEST_F(RunDir, ResumeRejectsChangedOptionsAndEditedSpecs) {
 // A real kill -9 of the CLI
 
 pid_t spawn_wrsec(const std::vector<std::string>& args) {
-  std::vector<std::string> all = {WRSEC_BINARY};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, WRSEC_BINARY, &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  EXPECT_EQ(rc, 0) << "cannot spawn " << WRSEC_BINARY;
-  return rc == 0 ? pid : -1;
+  const pid_t pid = wrsec::test_support::spawn_quiet(WRSEC_BINARY, args);
+  EXPECT_GT(pid, 0) << "cannot spawn " << WRSEC_BINARY;
+  return pid;
 }
 
-int wait_for(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) return -1000;
-  return status;
-}
+using wrsec::test_support::wait_for;
 
 int run_wrsec(const std::vector<std::string>& args) {
   const pid_t pid = spawn_wrsec(args);

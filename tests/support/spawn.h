@@ -1,0 +1,42 @@
+#pragma once
+// Running the wrsec binary from a test: spawn it (stdout and stderr to /dev/null), wait for it,
+// or run it to the end. WRSEC_BINARY is the path CMake defines for the test.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace wrsec::test_support {
+
+// The pid of `binary args...`, or -1 if it could not be started.
+inline pid_t spawn_quiet(const std::string& binary, const std::vector<std::string>& args) {
+  std::vector<std::string> all = {binary};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc == 0 ? pid : -1;
+}
+
+// The wait status of pid (-1000 if waiting failed).
+inline int wait_for(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1000;
+  return status;
+}
+
+}  // namespace wrsec::test_support
