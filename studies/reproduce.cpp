@@ -438,7 +438,8 @@ int run_reproduce(const ReproduceOptions& o) {
   const json record = study_record(p, o.shard);
   on_root(comm, [&] {
     if (fs::exists(out / "study.json")) {
-      const json old = read_json(out / "study.json", "study record");
+      json old = read_json(out / "study.json", "study record");
+      old.erase("merged_from");  // a merged directory is the unsharded profile, complete
       if (old != record)
         throw InvalidArgument("'" + out.string() +
                               "' holds a reproduction of another profile, profile definition "

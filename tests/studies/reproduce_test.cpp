@@ -204,6 +204,9 @@ TEST_F(Reproduce, ShardsMergeIntoTheUnshardedResult) {
                InvalidArgument);
   EXPECT_EQ(wrsec::studies::merge_reproductions({dir_ / "shard1", dir_ / "shard0"}, m), 0);
   EXPECT_EQ(identical_outputs(dir_ / "merged"), identical_outputs(dir_ / "whole"));
+  // The merged directory is a complete unsharded reproduction: running it again only re-checks.
+  EXPECT_EQ(wrsec::studies::run_reproduce(m), 0);
+  EXPECT_EQ(identical_outputs(dir_ / "merged"), identical_outputs(dir_ / "whole"));
   // Each shard played only its units of the measurement.
   std::size_t units = 0;
   for (const char* s : {"shard0", "shard1"})
