@@ -184,10 +184,21 @@ fs::path out_dir(const ReproduceOptions& o, const Profile& p) {
   return o.out.empty() ? fs::path("runs") / ("reproduce-" + p.name) : o.out;
 }
 
+// What a profile plays: its seed, specs and measurements (estimates and descriptions may change
+// without invalidating a directory).
+json played_definition(json raw) {
+  raw.erase("description");
+  for (const char* list : {"specs", "measurements"})
+    if (raw.contains(list))
+      for (auto& entry : raw[list])
+        if (entry.is_object()) entry.erase("estimate_seconds");
+  return raw;
+}
+
 json study_record(const Profile& p, const experiments::Shard& shard) {
   return {{"schema", kStudySchema},
           {"profile", p.name},
-          {"definition", p.raw},
+          {"definition", played_definition(p.raw)},
           {"shard", {{"index", shard.index}, {"count", shard.count}}}};
 }
 
@@ -477,7 +488,7 @@ int merge_reproductions(const std::vector<fs::path>& inputs, const ReproduceOpti
   for (const auto& dir : inputs) {
     const json r = read_json(dir / "study.json", "study record");
     if (r.value("schema", "") != kStudySchema || r.value("profile", "") != p.name ||
-        r.value("definition", json()) != p.raw)
+        r.value("definition", json()) != played_definition(p.raw))
       throw InvalidArgument("'" + dir.string() + "' is not a shard of profile '" + p.name +
                             "' as the claims file defines it now");
     const std::uint64_t n = r["shard"]["count"].get<std::uint64_t>();
