@@ -6,7 +6,7 @@
 #                                           every ownership scheme against the removal attacks,
 #                                           false positives, forgery, null calibration
 #   bash scripts/main.sh --profile full     paper scale (35-50 minutes on 2 cores)
-#   bash scripts/main.sh --profile small    the CI-sized profile (about 2 minutes)
+#   bash scripts/main.sh --profile small    the CI-sized profile (about a minute)
 # Each profile is a bundle of spec files under studies/ and measurements; outputs go to
 # runs/reproduce-<profile>/ (report.md, claims.md, one run directory per spec). Killed at any point
 # and started again with the same arguments, it continues where it stopped and ends with
