@@ -7,18 +7,6 @@
 #include "experiments/report_format.h"
 
 namespace wrsec::experiments {
-namespace {
-
-// RFC 4180: quoted when it holds a comma, a quote or a newline; quotes doubled.
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (const char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
-}  // namespace
-
 CsvSink::CsvSink(const std::filesystem::path& path) : file_(path) {}
 
 void CsvSink::begin(const RunHeader& /*header*/) {

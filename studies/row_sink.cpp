@@ -15,43 +15,21 @@ using nlohmann::json;
 namespace {
 
 std::string csv_value(const json& v) {
-  std::string s;
   if (v.is_null()) return "";
-  if (v.is_string()) {
-    s = v.get<std::string>();
-  } else if (v.is_number_float()) {
-    std::ostringstream out;
-    out.precision(17);
-    out << v.get<double>();
-    s = out.str();
-  } else {
-    s = v.dump();
-  }
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string quoted = "\"";
-  for (const char c : s) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
+  if (v.is_string()) return experiments::csv_field(v.get<std::string>());
+  if (!v.is_number_float()) return experiments::csv_field(v.dump());
+  std::ostringstream out;
+  out.precision(17);
+  out << v.get<double>();
+  return out.str();
 }
 
 }  // namespace
 
 std::string markdown_cell(const json& v) {
-  std::string s;
-  if (v.is_number_float()) {
-    const double x = v.get<double>();
-    if (x != 0 && std::isfinite(x) && (std::fabs(x) < 1e-3 || std::fabs(x) >= 1e6)) {
-      std::ostringstream out;
-      out.precision(3);
-      out << std::scientific << x;
-      s = out.str();
-    } else {
-      s = experiments::fmt(x, 4);
-    }
-  } else if (v.is_string()) {
-    s = v.get<std::string>();
-  } else {
-    s = v.dump();
-  }
+  const std::string s = v.is_number_float() ? experiments::fmt(v.get<double>(), 4)
+                        : v.is_string()     ? v.get<std::string>()
+                                            : v.dump();
   std::string out;
   for (const char c : s) out += c == '|' ? std::string("\\|") : std::string(1, c);
   return out;

@@ -74,8 +74,8 @@ class MultiRowSink final : public RowSink {
   std::vector<std::unique_ptr<RowSink>> sinks_;
 };
 
-// A value as a Markdown table cell: doubles rounded for people (4 decimals, or 3 significant
-// digits in scientific notation when very small or large), strings with '|' escaped.
+// A value as a Markdown table cell: doubles as experiments::fmt rounds them for people, strings
+// with '|' escaped.
 std::string markdown_cell(const nlohmann::json& value);
 
 // The columns of a set of rows: measurement, unit and kind first (when present), then every other
