@@ -4,6 +4,7 @@
 
 #include "apps/commands.h"
 #include "experiments/catalog.h"
+#include "experiments/plugin.h"
 #include "studies/measurement.h"
 
 namespace wrsec::app {
@@ -30,12 +31,22 @@ int cmd_list(const Args& args, const Context& /*context*/) {
     std::cout << opts;
     return kExitOk;
   }
-  const auto& catalog = experiments::Catalog::builtin();
+  const auto& catalog = experiments::Catalog::global();
   print(catalog.games, "games");
   print(catalog.schemes, "schemes");
   print_entry(experiments::kNoScheme, "no scheme (for games that play without one)");
   print(catalog.attacks, "attacks");
   print(studies::builtin_measurements(), "measurements");
+  const auto plugins = experiments::loaded_plugins();
+  if (!plugins.empty()) {
+    std::cout << "\nplug-ins:\n";
+    for (const auto& p : plugins) {
+      std::string ids;
+      for (const auto* list : {&p.schemes, &p.attacks, &p.games})
+        for (const auto& id : *list) ids += (ids.empty() ? "" : ", ") + id;
+      print_entry(p.name, p.path.string() + " (" + ids + ")");
+    }
+  }
   return kExitOk;
 }
 

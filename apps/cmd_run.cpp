@@ -20,6 +20,19 @@
 namespace wrsec::app {
 namespace {
 
+// Exit 1 with one line per failed cell when a trial threw (the outputs are written all the same).
+int report_failures(const experiments::RunOutcome& outcome, const std::string& dir,
+                    const Context& context) {
+  if (outcome.ok()) return kExitOk;
+  if (context.root()) {
+    for (const auto& [cell, error] : outcome.failed)
+      std::cerr << "wrsec: error: cell " << cell << " failed: " << error << "\n";
+    std::cerr << "wrsec: error: " << outcome.failed.size() << " cell(s) of " << dir
+              << " failed ('wrsec run --resume " << dir << "' retries them)\n";
+  }
+  return kExitFailure;
+}
+
 // The options of the two forms of `wrsec run`; the form is chosen from which are given.
 const std::vector<std::string> kCellOptions = {"game",        "scheme", "attack", "param",
                                                "first-trial", "seed",   "alpha",  "config"};
@@ -147,7 +160,7 @@ int run_one_cell(const po::variables_map& vm) {
   sinks.add(std::make_unique<experiments::TableSink>(std::cout));
   if (out) sinks.add(std::make_unique<experiments::JsonlSink>(*out));
 
-  const auto result = experiments::run_cell(experiments::Catalog::builtin(), spec, options);
+  const auto result = experiments::run_cell(experiments::Catalog::global(), spec, options);
   sinks.begin(experiments::Provenance::current(options.threads));
   sinks.write(result);
   sinks.finish();
@@ -170,9 +183,9 @@ int run_spec(const po::variables_map& vm, const Context& context) {
           "--resume continues a run as it was started: --trials, --stop-when and --shard are "
           "recorded in its manifest");
     const std::string dir = text(vm, "resume");
-    experiments::resume_run(dir, options);
+    const auto outcome = experiments::resume_run(dir, options);
     if (!quiet && context.root()) std::cout << "results in " << dir << "/results.jsonl\n";
-    return kExitOk;
+    return report_failures(outcome, dir, context);
   }
   if (!vm.count("spec")) throw InvalidArgument("a spec file is required (see 'wrsec run --help')");
   const std::filesystem::path spec_path = text(vm, "spec");
@@ -206,11 +219,11 @@ int run_spec(const po::variables_map& vm, const Context& context) {
   if ((!context.world || context.world->size() == 1) && std::filesystem::exists(out))
     throw InvalidArgument("run directory '" + out.string() + "' exists (use 'wrsec run --resume " +
                           out.string() + "' to continue it, or another --out)");
-  experiments::start_run(spec_path, out, options);
+  const auto outcome = experiments::start_run(spec_path, out, options);
   if (!quiet && context.root())
     std::cout << "results in " << out.string() << "/results.jsonl (report: " << out.string()
               << "/report.md)\n";
-  return kExitOk;
+  return report_failures(outcome, out.string(), context);
 }
 
 }  // namespace

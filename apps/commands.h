@@ -9,6 +9,7 @@ int cmd_list(const Args& args, const Context& context);       // cmd_list.cpp
 int cmd_run(const Args& args, const Context& context);        // cmd_run.cpp
 int cmd_merge(const Args& args, const Context& context);      // cmd_run.cpp
 int cmd_reproduce(const Args& args, const Context& context);  // cmd_reproduce.cpp
+int cmd_evaluate(const Args& args, const Context& context);   // cmd_evaluate.cpp
 int cmd_train(const Args& args, const Context& context);      // cmd_files.cpp
 int cmd_attack(const Args& args, const Context& context);     // cmd_files.cpp
 int cmd_mark(const Args& args, const Context& context);       // cmd_files.cpp

@@ -8,6 +8,7 @@
 
 #include "apps/commands.h"
 #include "experiments/communicator.h"
+#include "experiments/plugin.h"
 
 namespace {
 
@@ -30,6 +31,8 @@ constexpr Command kCommands[] = {
      wrsec::app::cmd_merge, false},
     {"reproduce", "play a profile of paper/claims.json, check its claims, write the paper's inputs",
      wrsec::app::cmd_reproduce, true},
+    {"evaluate", "score a scheme against every notion and adversary of the battery (a scorecard)",
+     wrsec::app::cmd_evaluate, true},
     {"train", "train a model-zoo architecture on Fashion-MNIST (or load it from the cache)",
      wrsec::app::cmd_train, false},
     {"attack", "run an extraction attack on a protected weight file (TaylorMLP official format)",
@@ -45,14 +48,48 @@ void print_usage() {
   for (const auto& c : kCommands)
     std::cout << "  " << c.name << std::string(c.name.size() < 11 ? 11 - c.name.size() : 1, ' ')
               << c.summary << '\n';
-  std::cout << "\nRun 'wrsec <command> --help' for the options of a command.\n";
+  std::cout << "\nglobal options (any command, before or after its name):\n"
+               "  --plugin PATH  load a plug-in (a shared library defining WRSEC_PLUGIN; "
+               "repeatable)\n"
+               "environment:\n"
+               "  "
+            << wrsec::experiments::kPluginPathVariable
+            << "  ':'-separated plug-in files or directories (their *.so) loaded first\n"
+               "\nRun 'wrsec <command> --help' for the options of a command.\n";
+}
+
+// Removes every "--plugin PATH" / "--plugin=PATH" from the arguments and returns the paths; the
+// commands never see the option.
+std::vector<std::string> take_plugins(std::vector<std::string>& args) {
+  std::vector<std::string> plugins, rest;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--plugin") {
+      if (i + 1 == args.size()) throw wrsec::InvalidArgument("--plugin needs a path");
+      plugins.push_back(args[++i]);
+    } else if (args[i].rfind("--plugin=", 0) == 0) {
+      plugins.push_back(args[i].substr(9));
+    } else {
+      rest.push_back(args[i]);
+    }
+  }
+  args = std::move(rest);
+  return plugins;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Args args(argv + (argc > 1 ? 2 : 1), argv + argc);
-  const std::string name = argc > 1 ? argv[1] : "";
+  std::vector<std::string> all(argv + 1, argv + argc);
+  std::vector<std::string> plugins;
+  const int rc = wrsec::app::run_and_translate([&] {
+    plugins = take_plugins(all);
+    wrsec::experiments::load_plugins_from_environment();
+    for (const auto& path : plugins) (void)wrsec::experiments::load_plugin(path);
+    return wrsec::app::kExitOk;
+  });
+  if (rc != wrsec::app::kExitOk) return rc;
+  const std::string name = all.empty() ? "" : all.front();
+  const Args args(all.begin() + (all.empty() ? 0 : 1), all.end());
   if (name == "--help" || name == "-h" || name == "help") {
     print_usage();
     return wrsec::app::kExitOk;

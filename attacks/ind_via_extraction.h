@@ -20,6 +20,9 @@ class IndViaExtraction final : public definitions::ReleaseDistinguisher {
   [[nodiscard]] int guess(const definitions::ModelPair& chosen,
                           const definitions::Artifact& challenge,
                           definitions::OracleAccess& oracles, Rng& coins) const override;
+  [[nodiscard]] bool reads(const definitions::Artifact& release) const override {
+    return extractor_->reads(release);
+  }
 
  private:
   std::unique_ptr<definitions::Extractor> extractor_;

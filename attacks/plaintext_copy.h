@@ -11,6 +11,9 @@ class PlaintextCopy final : public definitions::Extractor {
   [[nodiscard]] std::string id() const override { return "plaintext_copy"; }
   [[nodiscard]] nn::Model extract(const definitions::Artifact& release,
                                   definitions::OracleAccess& oracles, Rng& coins) const override;
+  [[nodiscard]] bool reads(const definitions::Artifact& release) const override {
+    return release.metadata.value("scheme", "") == "plaintext";
+  }
 };
 
 }  // namespace wrsec::attacks

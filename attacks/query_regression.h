@@ -33,6 +33,10 @@ class QueryRegression final : public definitions::Extractor {
   [[nodiscard]] std::string id() const override { return "query_regression"; }
   [[nodiscard]] nn::Model extract(const definitions::Artifact& release,
                                   definitions::OracleAccess& oracles, Rng& coins) const override;
+  // taylor_mlp releases (paper or official), whose metadata names the architecture.
+  [[nodiscard]] bool reads(const definitions::Artifact& release) const override {
+    return release.metadata.contains("architecture") && release.metadata.contains("format");
+  }
 
  private:
   QueryRegressionParams params_;

@@ -73,6 +73,10 @@ class TaylorRatioInversion final : public definitions::Extractor {
   // @throws InvalidArgument for an artifact that is not a paper-format taylor_mlp release.
   [[nodiscard]] nn::Model extract(const definitions::Artifact& release,
                                   definitions::OracleAccess& oracles, Rng& coins) const override;
+  [[nodiscard]] bool reads(const definitions::Artifact& release) const override {
+    return release.metadata.contains("architecture") &&
+           release.metadata.value("format", "") == "paper";
+  }
 };
 
 }  // namespace wrsec::attacks

@@ -123,6 +123,10 @@ class TaylorSignHypothesis final : public definitions::Extractor {
   // @throws InvalidArgument for an artifact that is not an official taylor_mlp release.
   [[nodiscard]] nn::Model extract(const definitions::Artifact& release,
                                   definitions::OracleAccess& oracles, Rng& coins) const override;
+  [[nodiscard]] bool reads(const definitions::Artifact& release) const override {
+    return release.metadata.contains("architecture") &&
+           release.metadata.value("format", "") == "official";
+  }
 };
 
 }  // namespace wrsec::attacks

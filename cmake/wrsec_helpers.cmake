@@ -37,6 +37,8 @@ set(WRSEC_NUMERICS_DEFINITIONS
     EIGEN_TEST_SPECIFIC_BLOCKING_SIZE_N=1024 WRSEC_ISA_LEVEL="${WRSEC_ISA_LEVEL}")
 add_compile_options(${WRSEC_NUMERICS_OPTIONS})
 add_compile_definitions(${WRSEC_NUMERICS_DEFINITIONS})
+# Code built against the installed package (plug-ins) gets the same settings from wrsec::core.
+set(CMAKE_POSITION_INDEPENDENT_CODE ON)
 
 # Sanitizer flags apply to everything built in this tree, so set them once, globally.
 if(WRSEC_SANITIZE)
@@ -44,16 +46,27 @@ if(WRSEC_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
-# wrsec_add_library(<folder> SOURCES ... DEPS ...): the one library target of a code folder,
-# named wrsec_<folder> with alias wrsec::<folder>; headers are included from the repo root.
+# wrsec_add_library(<folder> SOURCES ... DEPS ... PRIVATE_DEPS ...): the one library target of a
+# code folder, a shared library named wrsec_<folder> with alias wrsec::<folder> (exported as
+# wrsec::<folder> by the installed package). Shared, so that the wrsec binary and every plug-in it
+# loads use one copy of each registry. Headers are included from the repo root (installed under
+# include/wrsec). DEPS are part of the link interface (wrsec targets, and the outside libraries
+# that public headers include); PRIVATE_DEPS are not.
 function(wrsec_add_library folder)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
-  add_library(wrsec_${folder} STATIC ${ARG_SOURCES})
+  add_library(wrsec_${folder} SHARED ${ARG_SOURCES})
   add_library(wrsec::${folder} ALIAS wrsec_${folder})
-  target_include_directories(wrsec_${folder} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>)
+  set_target_properties(wrsec_${folder} PROPERTIES
+    EXPORT_NAME ${folder}
+    VERSION ${PROJECT_VERSION}
+    SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
+  target_include_directories(wrsec_${folder} PUBLIC
+    $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}> $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/generated>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}/wrsec>)
   target_compile_features(wrsec_${folder} PUBLIC cxx_std_20)
   target_link_libraries(wrsec_${folder} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
   wrsec_set_warnings(wrsec_${folder})
+  set_property(GLOBAL APPEND PROPERTY WRSEC_LIBRARIES wrsec_${folder})
 endfunction()
 
 # wrsec_add_test(<name> [SANITIZE] SOURCES ... DEPS ... LABELS ...): one GoogleTest executable

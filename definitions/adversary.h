@@ -40,6 +40,9 @@ class Extractor : public Adversary {
  public:
   [[nodiscard]] virtual nn::Model extract(const Artifact& release, OracleAccess& oracles,
                                           Rng& coins) const = 0;
+  // Whether the extractor reads artifacts of this public form (format, metadata; Kerckhoffs: the
+  // form is public). The evaluate battery pairs an extractor only with releases it reads.
+  [[nodiscard]] virtual bool reads(const Artifact& /*release*/) const { return true; }
 };
 
 // Release distinguisher (IND of releases): chooses two models (θ0, θ1) of the given
@@ -54,6 +57,8 @@ class ReleaseDistinguisher : public Adversary {
   [[nodiscard]] virtual ModelPair choose(const nn::Architecture& arch, Rng& coins) const = 0;
   [[nodiscard]] virtual int guess(const ModelPair& chosen, const Artifact& challenge,
                                   OracleAccess& oracles, Rng& coins) const = 0;
+  // As Extractor::reads: whether it reads releases of this form.
+  [[nodiscard]] virtual bool reads(const Artifact& /*release*/) const { return true; }
 };
 
 // Removal adversary R (wm_removal): given a marked model and public knowledge, outputs a model

@@ -13,6 +13,8 @@ std::string Capabilities::to_string() const {
   if (has(Capability::verify)) out += out.empty() ? "verify" : ",verify";
   if (has(Capability::verify_black_box))
     out += out.empty() ? "verify_black_box" : ",verify_black_box";
+  if (has(Capability::protected_release))
+    out += out.empty() ? "protected_release" : ",protected_release";
   return out.empty() ? "none" : out;
 }
 

@@ -29,6 +29,9 @@ enum class Capability : std::uint32_t {
   infer = 1U << 0,             // Infer(A, x) is defined
   verify = 1U << 1,            // Verify(s, M') is defined (ownership schemes)
   verify_black_box = 1U << 2,  // Verify needs only queries to M' (verify_queries)
+  // Release is meant to keep the weights from the public, so the hiding notions (parameter
+  // extraction, misuse, IND of releases) apply; plaintext declares it as the unprotected baseline.
+  protected_release = 1U << 3,
 };
 
 class Capabilities {

@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
     cell.game_params.set("p1", "0.6");
     cell.game_params.set("samples", std::to_string(samples));
     const experiments::CellInstance instance =
-        experiments::instantiate(experiments::Catalog::builtin(), cell);
+        experiments::instantiate(experiments::Catalog::global(), cell);
 
     // 2. Play the trials. The counts are sufficient statistics: wins, and the (b, b') table.
     experiments::RunOptions run;

@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
     cell.game_params.set("rho", "0.99");
     cell.scheme_params.set("format", "paper");
     cell.scheme_params.set("order", std::to_string(order));
-    const auto instance = experiments::instantiate(experiments::Catalog::builtin(), cell);
+    const auto instance = experiments::instantiate(experiments::Catalog::global(), cell);
 
     experiments::RunOptions run;
     run.seed = seed;

@@ -8,8 +8,8 @@
 
 namespace wrsec::experiments {
 
-const Catalog& Catalog::builtin() {
-  static const Catalog catalog = [] {
+Catalog& Catalog::global_mutable() {
+  static Catalog catalog = [] {
     Catalog c;
     games::register_builtin_games(c.games);
     schemes::register_builtin_schemes(c.schemes);
@@ -17,6 +17,10 @@ const Catalog& Catalog::builtin() {
     return c;
   }();
   return catalog;
+}
+
+const Catalog& Catalog::global() {
+  return global_mutable();
 }
 
 std::string CellSpec::key() const {

@@ -20,8 +20,13 @@ struct Catalog {
   definitions::Registry<definitions::WeightReleaseScheme> schemes{"scheme"};
   definitions::Registry<definitions::Adversary> attacks{"attack"};
 
-  // The built-in components (built once, thread-safe).
-  static const Catalog& builtin();
+  // The built-in components plus every plug-in loaded so far (experiments/plugin.h). Plug-ins
+  // are loaded before any trial is played; from then on the catalog is only read (thread-safe).
+  static const Catalog& global();
+
+ private:
+  friend class PluginLoader;
+  static Catalog& global_mutable();
 };
 
 // One cell: a game, a scheme (or "none"), an adversary, and each one's parameters.

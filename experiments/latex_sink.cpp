@@ -19,9 +19,12 @@ void LatexSink::write(const CellRecord& record) {
   const CellResult& r = record.result;
   std::ostringstream tex;
   tex << record.index << " & " << tex_escape(r.spec.game) << " & " << tex_escape(r.spec.scheme)
-      << " & " << tex_escape(r.spec.attack) << " & " << r.counts.n << " & " << r.counts.wins
-      << " & " << fmt(r.advantage.estimate) << " & " << fmt(r.advantage.lower) << " & "
-      << fmt(r.advantage.upper) << " \\\\\n";
+      << " & " << tex_escape(r.spec.attack) << " & " << r.counts.n << " & " << r.counts.wins;
+  if (r.error.empty())
+    tex << " & " << fmt(r.advantage.estimate) << " & " << fmt(r.advantage.lower) << " & "
+        << fmt(r.advantage.upper) << " \\\\\n";
+  else
+    tex << " & \\multicolumn{3}{l}{failed} \\\\\n";
   file_.write(tex.str());
 }
 

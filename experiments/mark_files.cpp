@@ -25,7 +25,7 @@ nn::Model read_model(const std::filesystem::path& path) {
 MarkSummary mark_model_file(const std::string& scheme_id, const definitions::Params& params,
                             const std::filesystem::path& in, const std::filesystem::path& out,
                             const std::filesystem::path& secret_out, std::uint64_t seed) {
-  const auto scheme = Catalog::builtin().schemes.create(scheme_id, params);
+  const auto scheme = Catalog::global().schemes.create(scheme_id, params);
   if (!scheme->capabilities().has(definitions::Capability::verify))
     throw InvalidArgument("scheme '" + scheme_id + "' is not an ownership scheme (no verify)");
   const nn::Model model = read_model(in);
@@ -73,7 +73,7 @@ definitions::VerifyResult verify_model_file(const std::filesystem::path& secret,
     if (!v.is_string()) throw InvalidArgument(secret.string() + ": scheme_params must be strings");
     params.set(k, v.get<std::string>());
   }
-  const auto scheme = Catalog::builtin().schemes.create(doc["scheme"].get<std::string>(), params);
+  const auto scheme = Catalog::global().schemes.create(doc["scheme"].get<std::string>(), params);
   if (!scheme->capabilities().has(definitions::Capability::verify))
     throw InvalidArgument(secret.string() + " names scheme '" + scheme->id() +
                           "', which has no verify");

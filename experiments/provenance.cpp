@@ -10,6 +10,7 @@
 #include <ctime>
 #include <thread>
 
+#include "experiments/plugin.h"
 #include "nn/numerics.h"
 
 #ifndef WRSEC_GIT_DESCRIBE
@@ -45,6 +46,7 @@ Provenance Provenance::current(int threads) {
   p.host = gethostname(host, sizeof(host) - 1) == 0 ? host : "unknown";
   p.threads = threads;
   p.hardware_threads = static_cast<int>(std::thread::hardware_concurrency());
+  for (const auto& plugin : loaded_plugins()) p.plugins.push_back(plugin.to_json());
   p.libraries = {
       {"boost", BOOST_LIB_VERSION},
       {"eigen", std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) +
@@ -60,16 +62,18 @@ Provenance Provenance::current(int threads) {
 }
 
 nlohmann::json Provenance::to_json() const {
-  return {{"wrsec_version", wrsec_version},
-          {"git_describe", git_describe},
-          {"compiler", compiler},
-          {"build_type", build_type},
-          {"cxx_flags", cxx_flags},
-          {"numerics", numerics},
-          {"host", host},
-          {"threads", threads},
-          {"hardware_threads", hardware_threads},
-          {"libraries", libraries}};
+  nlohmann::json j = {{"wrsec_version", wrsec_version},
+                      {"git_describe", git_describe},
+                      {"compiler", compiler},
+                      {"build_type", build_type},
+                      {"cxx_flags", cxx_flags},
+                      {"numerics", numerics},
+                      {"host", host},
+                      {"threads", threads},
+                      {"hardware_threads", hardware_threads},
+                      {"libraries", libraries}};
+  if (!plugins.empty()) j["plugins"] = plugins;
+  return j;
 }
 
 std::string utc_timestamp() {

@@ -17,6 +17,7 @@ struct Provenance {
   int threads = 1;
   int hardware_threads = 1;
   nlohmann::json libraries;  // versions of Boost, Eigen, NTL, MPFR, GMP, nlohmann-json
+  nlohmann::json plugins = nlohmann::json::array();  // loaded plug-ins (name, path, sha256, ids)
 
   static Provenance current(int threads);
   [[nodiscard]] nlohmann::json to_json() const;

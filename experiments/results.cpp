@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 
 #include "core/errors.h"
 
@@ -31,6 +32,25 @@ CellResult summarize(const CellSpec& spec, const definitions::Game& game,
       r.log2_p = definitions::log2_binomial_tail(counts.wins, counts.n, r.baseline);
   }
   r.reference_advantage = game.reference_advantage(adversary);
+  return r;
+}
+
+CellResult failed_cell(const CellSpec& spec, const definitions::Game& game, std::uint64_t seed,
+                       TrialRange trials, const CellCounts& counts, double alpha,
+                       std::string error) {
+  if (error.empty()) throw LogicError("failed_cell: empty error");
+  CellResult r;
+  r.spec = spec;
+  r.shape = game.shape();
+  r.baseline = game.shape() == definitions::GameShape::search ? game.baseline() : 0.0;
+  r.seed = seed;
+  r.trials = trials;
+  r.counts = counts;
+  r.alpha = alpha;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  r.advantage = {nan, nan, nan, alpha};
+  r.win_rate_two_sided = {nan, nan};
+  r.error = std::move(error);
   return r;
 }
 
@@ -77,6 +97,10 @@ nlohmann::json CellResult::core_json() const {
   j["log2_p"] = log2_p ? nlohmann::json(*log2_p) : nlohmann::json(nullptr);
   j["reference_advantage"] =
       reference_advantage ? nlohmann::json(*reference_advantage) : nlohmann::json(nullptr);
+  if (!error.empty()) {
+    j["status"] = "failed";
+    j["error"] = error;
+  }
   return j;
 }
 

@@ -25,6 +25,9 @@ struct CellResult {
   std::optional<double> reference_advantage;  // closed form, when the game knows it
   double elapsed_seconds = 0.0;
   std::string started_at;
+  // Non-empty: a trial of the cell threw this message and the cell stopped after `trials` (its
+  // bounds are then NaN: no statement is made about a cell that did not finish).
+  std::string error;
 
   // The deterministic part: cell, counts, bounds, p-value (a pure function of the cell, the seed,
   // the trial range and alpha; identical for any thread count, shard split, rank count or resume).
@@ -37,6 +40,11 @@ struct CellResult {
 // inverse; InvalidArgument for malformed input.
 nlohmann::json counts_to_json(const CellCounts& counts);
 CellCounts counts_from_json(const nlohmann::json& j);
+
+// A cell that failed with `error` after the trials in `trials` (counts may be empty).
+CellResult failed_cell(const CellSpec& spec, const definitions::Game& game, std::uint64_t seed,
+                       TrialRange trials, const CellCounts& counts, double alpha,
+                       std::string error);
 
 // Computes bounds and p-value from the counts; alpha must lie in (0, 1).
 CellResult summarize(const CellSpec& spec, const definitions::Game& game,

@@ -78,7 +78,7 @@ Plan make_plan(const std::string& text, const std::string& origin, const std::st
     throw InvalidArgument("shard " + shard.to_string() + ": more shards than trials (" +
                           std::to_string(p.spec.trials) + ")");
   p.cells = p.spec.cells();
-  const Catalog& catalog = Catalog::builtin();
+  const Catalog& catalog = Catalog::global();
   for (std::size_t i = 0; i < p.cells.size(); ++i) {
     try {
       p.instances.push_back(instantiate(catalog, p.cells[i]));
@@ -97,6 +97,7 @@ struct CellState {
   std::size_t looks = 0;  // checkpoints of the stopping rule evaluated so far
   bool stopped = false;
   double elapsed_seconds = 0.0;
+  std::string error;  // non-empty: a trial threw this; the cell stopped at `next` (not persisted)
 };
 
 fs::path state_path(const fs::path& dir, std::size_t cell) {
@@ -293,15 +294,26 @@ void write_outputs(const fs::path& dir, const Plan& plan, const std::vector<Cell
   reporters.begin(run_header(plan));
   for (std::size_t i = 0; i < plan.cells.size(); ++i) {
     const CellState& s = states[i];
-    reporters.write(
-        CellRecord(summarize(plan.cells[i], *plan.instances[i].game, *plan.instances[i].adversary,
-                             plan.spec.seed, {plan.ranges[i].begin, s.next}, s.counts,
-                             reported_alpha(plan, s)),
-                   i, s.looks, s.stopped));
+    CellResult result =
+        s.error.empty()
+            ? summarize(plan.cells[i], *plan.instances[i].game, *plan.instances[i].adversary,
+                        plan.spec.seed, {plan.ranges[i].begin, s.next}, s.counts,
+                        reported_alpha(plan, s))
+            : failed_cell(plan.cells[i], *plan.instances[i].game, plan.spec.seed,
+                          {plan.ranges[i].begin, s.next}, s.counts, reported_alpha(plan, s),
+                          s.error);
+    reporters.write(CellRecord(std::move(result), i, s.looks, s.stopped));
   }
   reporters.finish();
 
-  manifest["status"] = "complete";
+  json failed = json::array();
+  for (std::size_t i = 0; i < states.size(); ++i)
+    if (!states[i].error.empty()) failed.push_back({{"cell", i}, {"error", states[i].error}});
+  manifest["status"] = failed.empty() ? "complete" : "failed";
+  if (failed.empty())
+    manifest.erase("failed_cells");
+  else
+    manifest["failed_cells"] = failed;
   manifest["finished_at"] = utc_timestamp();
   json& cells = manifest["cells"];
   for (std::size_t i = 0; i < states.size(); ++i)
@@ -310,9 +322,11 @@ void write_outputs(const fs::path& dir, const Plan& plan, const std::vector<Cell
   write_file_atomically(dir / "manifest.json", manifest.dump(2) + "\n");
 }
 
-// Plays every cell from its recorded state to its end (or its stop), then writes the outputs.
-void run_plan(const fs::path& dir, const Plan& plan, json manifest, const RunDirOptions& options,
-              const Communicator& comm) {
+// Plays every cell from its recorded state to its end (or its stop), then writes the outputs. A
+// cell whose trial throws stops there with the message (its recorded state stays that of the last
+// batch that completed); the other cells go on, and the run ends with status "failed".
+RunOutcome run_plan(const fs::path& dir, const Plan& plan, json manifest,
+                    const RunDirOptions& options, const Communicator& comm) {
   const bool root = comm.rank() == 0;
   std::vector<CellState> states;
   // Rank 0 reads the state; every rank gets the same copy.
@@ -354,7 +368,14 @@ void run_plan(const fs::path& dir, const Plan& plan, json manifest, const RunDir
       if (end <= s.next) continue;
       progress.update(cells_done, done);
       const auto t0 = std::chrono::steady_clock::now();
-      s.counts += play_distributed(plan, i, {s.next, end}, options, comm);
+      try {
+        s.counts += play_distributed(plan, i, {s.next, end}, options, comm);
+      } catch (const std::exception& e) {
+        s.error =
+            "trials [" + std::to_string(s.next) + ", " + std::to_string(end) + "): " + e.what();
+        done += plan.ranges[i].end - s.next;
+        break;
+      }
       done += end - s.next;
       s.next = end;
       s.elapsed_seconds +=
@@ -376,13 +397,21 @@ void run_plan(const fs::path& dir, const Plan& plan, json manifest, const RunDir
     progress.update(cells_done, done, true);
     if (root && options.log) {
       *options.log << "[" << (i + 1) << "/" << plan.cells.size() << "] " << plan.cells[i].key()
-                   << ": " << s.counts.wins << "/" << s.counts.n << " wins"
-                   << (s.stopped ? " (stopped early)" : "") << "\n"
-                   << std::flush;
+                   << ": ";
+      if (s.error.empty())
+        *options.log << s.counts.wins << "/" << s.counts.n << " wins"
+                     << (s.stopped ? " (stopped early)" : "");
+      else
+        *options.log << "FAILED: " << s.error;
+      *options.log << "\n" << std::flush;
     }
   }
   progress.finish();
   if (root) write_outputs(dir, plan, states, std::move(manifest));
+  RunOutcome outcome;
+  for (std::size_t i = 0; i < states.size(); ++i)
+    if (!states[i].error.empty()) outcome.failed.push_back({i, states[i].error});
+  return outcome;
 }
 
 Shard shard_from_json(const json& j) {
@@ -482,7 +511,7 @@ std::string Shard::to_string() const {
   return std::to_string(index) + "/" + std::to_string(count);
 }
 
-void start_run(const fs::path& spec_path, const fs::path& dir, const RunDirOptions& options) {
+RunOutcome start_run(const fs::path& spec_path, const fs::path& dir, const RunDirOptions& options) {
   if (options.threads < 1) throw InvalidArgument("threads must be at least 1");
   const SoloCommunicator solo;
   const Communicator& comm = options.comm ? *options.comm : solo;
@@ -507,10 +536,10 @@ void start_run(const fs::path& spec_path, const fs::path& dir, const RunDirOptio
   }
   comm.broadcast(error);
   if (!error.empty()) throw InvalidArgument(error);
-  run_plan(dir, plan, std::move(manifest), options, comm);
+  return run_plan(dir, plan, std::move(manifest), options, comm);
 }
 
-void resume_run(const fs::path& dir, const RunDirOptions& options) {
+RunOutcome resume_run(const fs::path& dir, const RunDirOptions& options) {
   if (options.threads < 1) throw InvalidArgument("threads must be at least 1");
   if (options.trials || options.stop || options.shard.count != 1 || !options.restrict.empty())
     throw InvalidArgument(
@@ -522,7 +551,7 @@ void resume_run(const fs::path& dir, const RunDirOptions& options) {
   if (manifest["status"] == "complete") {
     if (comm.rank() == 0 && options.log)
       *options.log << "run '" << dir.string() << "' is already complete\n";
-    return;
+    return {};
   }
   if (comm.rank() == 0) remove_stale_temporaries(dir);
   manifest["segments"].push_back(segment(options, comm, "resume"));
@@ -530,7 +559,7 @@ void resume_run(const fs::path& dir, const RunDirOptions& options) {
     fs::create_directories(dir / "state");
     write_file_atomically(dir / "manifest.json", manifest.dump(2) + "\n");
   }
-  run_plan(dir, plan, std::move(manifest), options, comm);
+  return run_plan(dir, plan, std::move(manifest), options, comm);
 }
 
 void merge_runs(const std::vector<fs::path>& inputs, const fs::path& out) {

@@ -54,13 +54,21 @@ struct RunDirOptions {
   std::function<void(std::size_t, std::uint64_t)> after_batch;
 };
 
+// The cells whose trials threw (index, message). A run with failed cells still writes all its
+// outputs (the failed cells marked, with their message) and its manifest says status "failed";
+// resuming it retries those cells from their last completed batch.
+struct RunOutcome {
+  std::vector<std::pair<std::size_t, std::string>> failed;
+  [[nodiscard]] bool ok() const { return failed.empty(); }
+};
+
 // Starts a new run of the spec file into dir (which must not exist); every cell is instantiated
 // first, so a bad spec fails before anything is written.
-void start_run(const std::filesystem::path& spec_path, const std::filesystem::path& dir,
-               const RunDirOptions& options);
+RunOutcome start_run(const std::filesystem::path& spec_path, const std::filesystem::path& dir,
+                     const RunDirOptions& options);
 
 // Continues the run in dir from its recorded state; a complete run is left as it is.
-void resume_run(const std::filesystem::path& dir, const RunDirOptions& options);
+RunOutcome resume_run(const std::filesystem::path& dir, const RunDirOptions& options);
 
 // Adds the counts of complete shard runs of one spec (same seed, same overrides) whose trial
 // ranges tile every cell exactly, and writes the merged run into out (which must not exist).

@@ -106,31 +106,6 @@ bool expand_range(const std::string& key, const std::string& text, std::vector<s
   return true;
 }
 
-// "id" or "id(k=v k=v)".
-std::pair<std::string, definitions::Params> parse_component(const std::string& key,
-                                                            const std::string& text) {
-  const auto open = text.find('(');
-  if (open == std::string::npos) {
-    if (text.find(')') != std::string::npos)
-      throw InvalidArgument("sweep key '" + key + "': unbalanced parenthesis in '" + text + "'");
-    return {text, {}};
-  }
-  if (text.back() != ')')
-    throw InvalidArgument("sweep key '" + key + "': '" + text + "' must be id or id(k=v ...)");
-  const std::string id = trim(text.substr(0, open));
-  definitions::Params params;
-  std::stringstream in(text.substr(open + 1, text.size() - open - 2));
-  for (std::string assignment; in >> assignment;) {
-    const auto eq = assignment.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == assignment.size())
-      throw InvalidArgument("sweep key '" + key + "': '" + assignment + "' in '" + text +
-                            "' is not k=v");
-    params.set(assignment.substr(0, eq), unquote(assignment.substr(eq + 1)));
-  }
-  if (id.empty()) throw InvalidArgument("sweep key '" + key + "': empty id in '" + text + "'");
-  return {id, params};
-}
-
 // The values of a sweep axis: a list "a, b, c" whose items may be quoted or (for a parameter
 // axis) an inclusive range "lo:step:hi"; component axes ("attack") validate "id(k=v ...)".
 std::vector<std::string> axis_values(const std::string& name, const std::string& value) {
@@ -236,6 +211,30 @@ bool read_cell_key(const Entry& e, CellKeys& keys, const Fail& fail) {
 }
 
 }  // namespace
+
+std::pair<std::string, definitions::Params> parse_component(const std::string& key,
+                                                            const std::string& text) {
+  const auto open = text.find('(');
+  if (open == std::string::npos) {
+    if (text.find(')') != std::string::npos)
+      throw InvalidArgument("sweep key '" + key + "': unbalanced parenthesis in '" + text + "'");
+    return {text, {}};
+  }
+  if (text.back() != ')')
+    throw InvalidArgument("sweep key '" + key + "': '" + text + "' must be id or id(k=v ...)");
+  const std::string id = trim(text.substr(0, open));
+  definitions::Params params;
+  std::stringstream in(text.substr(open + 1, text.size() - open - 2));
+  for (std::string assignment; in >> assignment;) {
+    const auto eq = assignment.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == assignment.size())
+      throw InvalidArgument("sweep key '" + key + "': '" + assignment + "' in '" + text +
+                            "' is not k=v");
+    params.set(assignment.substr(0, eq), unquote(assignment.substr(eq + 1)));
+  }
+  if (id.empty()) throw InvalidArgument("sweep key '" + key + "': empty id in '" + text + "'");
+  return {id, params};
+}
 
 const char* to_string(Correction c) {
   return c == Correction::bonferroni ? "bonferroni" : "none";

@@ -105,4 +105,8 @@ struct CellConfig {
 // Reads a whole file into a string; InvalidArgument naming it if it cannot be read.
 std::string read_text_file(const std::filesystem::path& path);
 
+// One component of a sweep axis: "id" or "id(k=v k=v ...)"; InvalidArgument naming the axis key.
+std::pair<std::string, definitions::Params> parse_component(const std::string& key,
+                                                            const std::string& text);
+
 }  // namespace wrsec::experiments

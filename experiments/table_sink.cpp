@@ -25,7 +25,12 @@ void TableSink::write(const CellRecord& record) {
   if (r.shape == definitions::GameShape::distinguishing)
     out_ << "  (b=0: " << r.counts.b0_guess1 << "/" << r.counts.b0
          << " guessed 1; b=1: " << r.counts.b1_guess1 << "/" << r.counts.b1 << " guessed 1)";
-  out_ << '\n' << std::fixed << std::setprecision(4);
+  out_ << '\n';
+  if (!r.error.empty()) {
+    out_ << "FAILED    " << r.error << '\n';
+    return;
+  }
+  out_ << std::fixed << std::setprecision(4);
   out_ << "Adv       estimate " << r.advantage.estimate << "; lower bound " << r.advantage.lower
        << " at " << std::setprecision(2) << level << "% (one-sided Clopper-Pearson, alpha "
        << std::defaultfloat << r.alpha << ")" << std::fixed << std::setprecision(4)

@@ -11,7 +11,7 @@ class Plaintext final : public definitions::WeightReleaseScheme {
  public:
   [[nodiscard]] std::string id() const override { return "plaintext"; }
   [[nodiscard]] definitions::Capabilities capabilities() const override {
-    return {definitions::Capability::infer};
+    return {definitions::Capability::infer, definitions::Capability::protected_release};
   }
   [[nodiscard]] definitions::Release release(const nn::Model& model, Rng& coins) const override;
   // Throws InvalidArgument for an artifact that is not a valid plaintext release (missing or

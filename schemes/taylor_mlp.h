@@ -76,7 +76,7 @@ class TaylorMlp final : public definitions::WeightReleaseScheme {
   explicit TaylorMlp(TaylorMlpParams params);
   [[nodiscard]] std::string id() const override { return "taylor_mlp"; }
   [[nodiscard]] definitions::Capabilities capabilities() const override {
-    return {definitions::Capability::infer};
+    return {definitions::Capability::infer, definitions::Capability::protected_release};
   }
   [[nodiscard]] const TaylorMlpParams& params() const { return params_; }
   // @throws InvalidArgument for an invalid model, a model kind that does not fit the format

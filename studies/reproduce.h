@@ -42,6 +42,11 @@ struct ReproduceOptions {
   const experiments::Communicator* comm = nullptr;  // null: this process alone
   std::ostream* log = nullptr;                      // one line per step, with the profile's ETA
   std::ostream* progress = nullptr;                 // live progress line of a run (a terminal)
+  // false: only play (and merge); no claims, reports or paper inputs (the evaluate battery).
+  bool check_claims = true;
+  // true: a spec with failed cells (a trial threw) does not stop the profile; the failures stay
+  // in its run directory (status "failed", the cells marked in results.jsonl).
+  bool keep_going = false;
 };
 
 struct ProfileSummary {

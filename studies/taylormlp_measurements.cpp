@@ -58,7 +58,7 @@ const char* extractor_for(const std::string& format) {
 }
 
 std::unique_ptr<definitions::Extractor> make_extractor(const std::string& id) {
-  auto adversary = experiments::Catalog::builtin().attacks.create(id, {});
+  auto adversary = experiments::Catalog::global().attacks.create(id, {});
   auto* e = dynamic_cast<definitions::Extractor*>(adversary.get());
   WRSEC_CHECK(e != nullptr, "not an extractor: " + id);
   adversary.release();
@@ -85,7 +85,7 @@ std::vector<int> read_orders(const Params& p) {
 // One release of order N: the release's and the recovered model's outputs on x and the timings.
 json time_order(const nn::Model& model, const nn::Matrix& x, const std::string& format, int order,
                 Rng& coins, nn::Matrix& released, nn::Matrix& recovered_out) {
-  const auto scheme = experiments::Catalog::builtin().schemes.create(
+  const auto scheme = experiments::Catalog::global().schemes.create(
       "taylor_mlp", Params({{"format", format}, {"order", std::to_string(order)}}));
   const double plain_s = min_seconds(5, [&] { (void)model.forward(x); });
   const auto release = scheme->release(model, coins);
@@ -210,7 +210,7 @@ class FlopModel final : public Measurement {
     Rng model_coins(c.seed, stable_hash("taylormlp.flop_model.model"), 0);
     const nn::Model model = source.draw(model_coins);
     const int n = orders_.at(u);
-    const auto scheme = experiments::Catalog::builtin().schemes.create(
+    const auto scheme = experiments::Catalog::global().schemes.create(
         "taylor_mlp", Params({{"format", format_}, {"order", std::to_string(n)}}));
     Rng coins(c.seed, stable_hash("taylormlp.flop_model.release"), std::uint64_t(n));
     const auto release = scheme->release(model, coins);
@@ -254,7 +254,7 @@ class LlamaLayer final : public Measurement {
     Rng model_coins(c.seed, stable_hash("taylormlp.llama.timing"), 0);
     const nn::Model model = source.draw(model_coins);
     const auto scheme =
-        experiments::Catalog::builtin().schemes.create("taylor_mlp", llama_release_params());
+        experiments::Catalog::global().schemes.create("taylor_mlp", llama_release_params());
     Rng coins(c.seed, stable_hash("taylormlp.llama.release"), 0);
     const auto t0 = Clock::now();
     const auto release = scheme->release(model, coins);
@@ -308,7 +308,7 @@ class LlamaStream final : public Measurement {
     std::filesystem::create_directories(c.scratch);
     const auto layer = static_cast<std::int64_t>(u);
     const auto scheme =
-        experiments::Catalog::builtin().schemes.create("taylor_mlp", llama_release_params("bf16"));
+        experiments::Catalog::global().schemes.create("taylor_mlp", llama_release_params("bf16"));
     const std::string prefix = "model.layers." + std::to_string(layer) + ".mlp.";
     const auto shard = c.scratch / ("release-" + std::to_string(layer) + ".safetensors");
     const auto recovered_path = c.scratch / ("recovered-" + std::to_string(layer) + ".safetensors");

@@ -52,7 +52,7 @@ class NullCalibration final : public Measurement {
         null_count_(p.get_int("null_count", 20)),
         calibration_keys_(p.get_int("calibration_keys", 50)),
         test_keys_(p.get_int("test_keys", 100)) {
-    for (const auto& s : schemes_) (void)experiments::Catalog::builtin().schemes.create(s, {});
+    for (const auto& s : schemes_) (void)experiments::Catalog::global().schemes.create(s, {});
     if (null_first_ < 0 || null_count_ < 1 || null_count_ > 1000)
       throw InvalidArgument("null_first must be >= 0 and null_count in [1, 1000]");
     if (calibration_keys_ < 2 || test_keys_ < 1 || calibration_keys_ + test_keys_ > 100000)
@@ -67,7 +67,7 @@ class NullCalibration final : public Measurement {
 
   json run_unit(std::size_t u, const MeasurementContext& c) const override {
     const std::string& scheme_id = schemes_.at(u);
-    const auto scheme = experiments::Catalog::builtin().schemes.create(scheme_id, {});
+    const auto scheme = experiments::Catalog::global().schemes.create(scheme_id, {});
     const auto owner_source = definitions::ModelSource::parse("zoo:" + zoo_ + "@1");
     Rng unused(0, 0, 0);
     const nn::Model owner = owner_source.draw(unused);

@@ -246,7 +246,7 @@ TEST_F(RunDir, CountsEqualPlayTrialsDirectly) {
   ASSERT_EQ(results.size(), cells.size());
   for (std::size_t i = 0; i < cells.size(); ++i) {
     const auto inst =
-        wrsec::experiments::instantiate(wrsec::experiments::Catalog::builtin(), cells[i]);
+        wrsec::experiments::instantiate(wrsec::experiments::Catalog::global(), cells[i]);
     const auto counts =
         wrsec::experiments::play_trials(*inst.game, inst.scheme.get(), *inst.adversary,
                                         {5, cells[i].experiment_id(), {0, 1000}, 1});
@@ -618,7 +618,7 @@ TEST_F(RunDir, EarlyStoppingStopsAndReportsTheSpentAlpha) {
     // Replay the rule independently: trial i uses counter i, so the counts at every look are
     // those of trials [0, n_j).
     const auto inst =
-        wrsec::experiments::instantiate(wrsec::experiments::Catalog::builtin(), cells[i]);
+        wrsec::experiments::instantiate(wrsec::experiments::Catalog::global(), cells[i]);
     std::size_t expected_looks = 0;
     bool expected_stop = false;
     for (std::size_t j = 0; j < looks.size(); ++j) {

@@ -539,7 +539,7 @@ TEST(SpecBatch, DefaultIsAboutSixteenthOfTheTrials) {
 TEST(SpecInstantiate, UnknownParameterIsRejectedAtInstantiation) {
   const ExperimentSpec s = parse(kHead + "[game]\nbogus = 1\n");
   try {
-    (void)wrsec::experiments::instantiate(wrsec::experiments::Catalog::builtin(), s.cells()[0]);
+    (void)wrsec::experiments::instantiate(wrsec::experiments::Catalog::global(), s.cells()[0]);
     ADD_FAILURE() << "an unknown parameter was accepted";
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("bogus"), std::string::npos) << e.what();
@@ -554,7 +554,7 @@ TEST(SpecInstantiate, EveryShippedSpecParsesAndInstantiates) {
     if (entry.path().extension() == ".ini") files.push_back(entry.path());
   std::sort(files.begin(), files.end());
   ASSERT_FALSE(files.empty());
-  const auto& catalog = wrsec::experiments::Catalog::builtin();
+  const auto& catalog = wrsec::experiments::Catalog::global();
   for (const auto& file : files) {
     SCOPED_TRACE(file.string());
     ExperimentSpec spec;

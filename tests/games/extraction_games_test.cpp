@@ -38,7 +38,7 @@ CellSpec cell(const std::string& game, const std::string& attack,
 
 CellResult run(const CellSpec& spec, experiments::TrialRange trials, int threads = 2,
                std::uint64_t seed = 77) {
-  return experiments::run_cell(Catalog::builtin(), spec, {seed, trials, threads, 0.05});
+  return experiments::run_cell(Catalog::global(), spec, {seed, trials, threads, 0.05});
 }
 
 const experiments::MetricSummary& metric(const CellResult& r, const std::string& name) {
@@ -146,7 +146,7 @@ class NoisyCopy final : public definitions::Extractor {
 };
 
 TEST(ExtractionGames, CountsAndMetricsIndependentOfThreadsAndShards) {
-  const Catalog& catalog = Catalog::builtin();
+  const Catalog& catalog = Catalog::global();
   const auto scheme = catalog.schemes.create("plaintext", Params());
   const NoisyCopy noisy;
   struct Case {

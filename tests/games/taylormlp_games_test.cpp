@@ -27,7 +27,7 @@ CellResult play(const std::string& game, const std::string& attack,
                       Params(std::move(game_params)),
                       Params(std::move(scheme_params)),
                       Params(std::move(attack_params))};
-  return experiments::run_cell(experiments::Catalog::builtin(), spec, {5, {0, trials}, 2, 0.05});
+  return experiments::run_cell(experiments::Catalog::global(), spec, {5, {0, trials}, 2, 0.05});
 }
 
 double metric(const CellResult& r, const std::string& name, bool max) {

@@ -92,7 +92,7 @@ void print(const CellResult& r) {
 
 CellResult run(const CellSpec& spec, std::uint64_t trials, int threads = kThreads,
                std::uint64_t begin = 0) {
-  CellResult r = experiments::run_cell(Catalog::builtin(), spec,
+  CellResult r = experiments::run_cell(Catalog::global(), spec,
                                        {kSeed, {begin, begin + trials}, threads, kAlpha});
   EXPECT_EQ(r.counts.n, trials);
   EXPECT_EQ(r.alpha, kAlpha);
@@ -317,7 +317,7 @@ TEST(WmForgery, FakeSignatureNeverVerifies) {
   EXPECT_EQ(metric(r, "signature_valid").max, 0.0);
   EXPECT_EQ(metric(r, "claims_owner_key").min, 1.0);
   // While the owner's own claim does verify, on the same zoo model under the same parameters.
-  const auto scheme = Catalog::builtin().schemes.create(
+  const auto scheme = Catalog::global().schemes.create(
       "qim", Params(scheme_params("qim", {{"binding", "signature"}})));
   Rng unused(0, 0, 0);
   const nn::Model model = definitions::ModelSource::parse(kModel).draw(unused);
@@ -383,7 +383,7 @@ TEST(WatermarkGames, CountsIndependentOfThreadsAndShards) {
 
 void expect_invalid(const CellSpec& spec, const std::string& needle) {
   try {
-    (void)experiments::run_cell(Catalog::builtin(), spec, {kSeed, {0, 1}, 1, kAlpha});
+    (void)experiments::run_cell(Catalog::global(), spec, {kSeed, {0, 1}, 1, kAlpha});
     ADD_FAILURE() << "no throw for " << spec.key();
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
