@@ -1,6 +1,7 @@
 // wrsec evaluate: the battery — every applicable notion, every applicable adversary, a scorecard.
 #include <omp.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -36,6 +37,9 @@ int cmd_evaluate(const Args& args, const Context& context) {
       "tolerance", po::value<std::string>(),
       "advantage above which a notion is broken, for every notion (default per notion: 0.05, "
       "false positives 0.01)")("seed", po::value<std::string>()->default_value("1"), "master seed")(
+      "notions", po::value<std::string>(),
+      "comma-separated notions to play (default all: extraction, misuse, ind, removal, "
+      "false_positive, forgery, forgery_independent)")(
       "plan", "print what the battery would play and exit (nothing is written)")(
       "shard", po::value<std::string>(), "i/N: play slice i of N of every cell's trials")(
       "merge", po::value<std::vector<std::string>>()->multitoken(),
@@ -84,6 +88,18 @@ int cmd_evaluate(const Args& args, const Context& context) {
     o.tolerance = value;
   }
   o.seed = parse_count("--seed", text(vm, "seed"));
+  if (vm.count("notions")) {
+    const std::string list = text(vm, "notions");
+    for (std::size_t at = 0; at <= list.size();) {
+      const std::size_t end = std::min(list.find(',', at), list.size());
+      std::string id = list.substr(at, end - at);
+      id.erase(0, id.find_first_not_of(' '));
+      id.erase(id.find_last_not_of(' ') + 1);
+      if (id.empty()) throw InvalidArgument("--notions: empty notion in '" + list + "'");
+      o.notions.push_back(id);
+      at = end + 1;
+    }
+  }
   o.out = vm.count("out") ? std::filesystem::path(text(vm, "out"))
                           : std::filesystem::path("runs") / ("evaluate-" + o.scheme);
   o.threads = parse_threads(vm);

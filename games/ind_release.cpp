@@ -57,7 +57,7 @@ definitions::TrialOutcome IndRelease::play(const definitions::WeightReleaseSchem
   const int guess = distinguisher.guess(pair, release.artifact, oracles.access(), guess_coins);
   if (guess != 0 && guess != 1)
     throw LogicError("distinguisher '" + adversary.id() + "' returned a guess other than 0 or 1");
-  return {guess == b, b, guess, {}};
+  return {guess == b, b, guess, {{"queries_used", static_cast<double>(oracles.infer_used())}}};
 }
 
 }  // namespace wrsec::games

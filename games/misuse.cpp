@@ -107,7 +107,8 @@ definitions::TrialOutcome Misuse::play(const definitions::WeightReleaseScheme* s
   outcome.metrics = {{"output_rel_error", error},
                      {"cost_ratio", cost_ratio},
                      {"release_cost_ratio", scheme->infer_macs(release.artifact) / plain_cost},
-                     {"release_output_rel_error", max_relative_row_error(released, reference)}};
+                     {"release_output_rel_error", max_relative_row_error(released, reference)},
+                     {"queries_used", static_cast<double>(oracles.infer_used())}};
   if (model.arch.kind == nn::Architecture::Kind::mlp) {
     outcome.metrics.emplace_back("argmax_agreement", agreement);
     outcome.metrics.emplace_back("kl_mean", kl);

@@ -73,7 +73,7 @@ std::vector<NotionDef> battery(const std::string& profile) {
        "ind_release",
        Needs::protected_release,
        "arch",
-       {},
+       {{"queries", "2000"}},
        n(64, 300),
        0.05,
        false},
@@ -92,7 +92,7 @@ std::vector<NotionDef> battery(const std::string& profile) {
        Needs::verify,
        "model",
        {{"null_first", "100"}, {"null_count", nulls}},
-       n(64, 1000),
+       n(128, 1000),
        0.01,
        quick},
       {"forgery",
@@ -101,7 +101,7 @@ std::vector<NotionDef> battery(const std::string& profile) {
        Needs::verify,
        "model",
        {{"target", "owner"}},
-       n(8, 30),
+       n(64, 100),
        0.05,
        false},
       {"forgery_independent",
@@ -110,7 +110,7 @@ std::vector<NotionDef> battery(const std::string& profile) {
        Needs::verify,
        "model",
        {{"target", "independent"}, {"null_count", nulls}},
-       n(8, 30),
+       n(64, 100),
        0.05,
        false},
   };
@@ -263,10 +263,17 @@ BatteryPlan plan_battery(const EvaluateOptions& o) {
   plan.seed = o.seed;
   const auto caps = scheme->capabilities();
 
+  const auto defs = battery(o.profile);
+  for (const auto& id : o.notions)
+    if (std::none_of(defs.begin(), defs.end(), [&](const NotionDef& d) { return d.id == id; })) {
+      std::string known;
+      for (const auto& d : defs) known += (known.empty() ? "" : ", ") + d.id;
+      throw InvalidArgument("unknown notion '" + id + "' (known: " + known + ")");
+    }
   std::optional<Probe> probe;
   std::string probe_rejected;
   bool probed = false;
-  for (const NotionDef& def : battery(o.profile)) {
+  for (const NotionDef& def : defs) {
     NotionPlan notion;
     notion.id = def.id;
     notion.title = def.title;
@@ -275,6 +282,12 @@ BatteryPlan plan_battery(const EvaluateOptions& o) {
     notion.tolerance = o.tolerance ? *o.tolerance : def.tolerance;
     notion.game_params = def.game_params;
     const bool hiding = def.needs == Needs::protected_release;
+    if (!o.notions.empty() &&
+        std::find(o.notions.begin(), o.notions.end(), def.id) == o.notions.end()) {
+      notion.reason = "not selected (the evaluation was restricted to other notions)";
+      plan.notions.push_back(std::move(notion));
+      continue;
+    }
     if (hiding && !caps.has(definitions::Capability::protected_release)) {
       notion.reason =
           "the scheme declares no protected_release: it publishes its model in the clear and "

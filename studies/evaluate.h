@@ -35,6 +35,7 @@ struct EvaluateOptions {
   std::optional<std::string> model;     // replaces the profile's candidate models
   std::optional<std::uint64_t> trials;  // replaces every notion's trials
   std::optional<double> tolerance;      // replaces every notion's tolerance
+  std::vector<std::string> notions;     // play only these notions (empty: all)
   std::uint64_t seed = 1;
   std::filesystem::path out;
   int threads = 1;

@@ -73,8 +73,16 @@ void decide(ScoreNotion& n, double level) {
       ++failed;
       continue;
     }
+    // The best adversary: the highest lower bound; among equals, the higher estimate, then the
+    // one that used fewer oracle queries (a zero-query break says more than a query-based one).
+    const auto queries = [](const ScoreCell& x) {
+      return x.metrics.contains("queries_used")
+                 ? number(x.metrics["queries_used"].value("mean", json()))
+                 : 0.0;
+    };
     if (best == nullptr || c.lower > best->lower ||
-        (c.lower == best->lower && c.estimate > best->estimate))
+        (c.lower == best->lower && (c.estimate > best->estimate ||
+                                    (c.estimate == best->estimate && queries(c) < queries(*best)))))
       best = &c;
     max_upper = std::max(max_upper, c.upper);
     any_above = any_above || c.estimate > n.tolerance;
