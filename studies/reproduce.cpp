@@ -253,7 +253,9 @@ class StudyClock {
     if (log_)
       *log_ << "[" << step << "/" << steps << "] done in " << clock_text(took) << "; elapsed "
             << clock_text(std::chrono::duration<double>(Clock::now() - t0_).count())
-            << ", profile ETA " << clock_text(std::max(0.0, remaining_) * speed) << std::endl;
+            << (estimated_ > 0 ? ", profile ETA " + clock_text(std::max(0.0, remaining_) * speed)
+                               : std::string())
+            << std::endl;
   }
 
  private:
@@ -318,8 +320,9 @@ void play(const Profile& p, const fs::path& out, const ReproduceOptions& o,
     line << "[" << step << "/" << steps << "] spec " << s.spec.name << ": " << s.spec.cell_count()
          << " cell(s) x " << s.spec.trials << " trials"
          << (o.shard.count > 1 ? ", shard " + o.shard.to_string() : "")
-         << (state == "resume" ? ", resuming" : "") << " (estimate " << clock_text(estimate)
-         << ") -> " << dir.string();
+         << (state == "resume" ? ", resuming" : "")
+         << (estimate > 0 ? " (estimate " + clock_text(estimate) + ")" : std::string()) << " -> "
+         << dir.string();
     clock.begin(line.str());
     experiments::RunDirOptions ro;
     ro.threads = o.threads;

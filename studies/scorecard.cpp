@@ -299,8 +299,8 @@ std::string Scorecard::latex() const {
   std::ostringstream tex;
   tex << "% wrsec evaluate scorecard: scheme " << plan.scheme << ", profile " << plan.profile
       << " (generated)\n"
-      << "\\begin{tabular}{llrl}\n\\toprule\nnotion & best adversary & Adv (bounds at "
-      << fmt((1 - plan.family_alpha) * 100, 3) << "\\,\\%) & verdict \\\\\n\\midrule\n";
+      << "\\begin{tabular}{llll}\n\\toprule\nnotion & best adversary & Adv (bounds at "
+      << (1 - plan.family_alpha) * 100 << "\\,\\%) & verdict \\\\\n\\midrule\n";
   for (const auto& n : notions) {
     tex << tex_escape(n.id) << " & ";
     if (n.best)
