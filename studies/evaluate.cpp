@@ -263,6 +263,10 @@ BatteryPlan plan_battery(const EvaluateOptions& o) {
   plan.seed = o.seed;
   const auto caps = scheme->capabilities();
 
+  std::set<std::string> plugin_attacks;
+  for (const auto& plugin : experiments::loaded_plugins())
+    plugin_attacks.insert(plugin.attacks.begin(), plugin.attacks.end());
+
   std::optional<Probe> probe;
   std::string probe_rejected;
   bool probed = false;
@@ -311,7 +315,9 @@ BatteryPlan plan_battery(const EvaluateOptions& o) {
     std::vector<std::string> candidates;
     for (const auto* entry : catalog.attacks.entries()) {
       if (entry->id == "ind_via_extraction") {
-        // One release distinguisher per built-in extractor (the setting names it).
+        // One release distinguisher per built-in extractor (the setting names it). It builds
+        // its extractor from the built-in attacks (the attacks layer sees no plug-in), so a
+        // plug-in's extractor is listed as skipped with that reason.
         for (const auto* e : catalog.attacks.entries()) {
           std::unique_ptr<definitions::Adversary> a;
           try {
@@ -319,8 +325,15 @@ BatteryPlan plan_battery(const EvaluateOptions& o) {
           } catch (const InvalidArgument&) {
             continue;
           }
-          if (dynamic_cast<const definitions::Extractor*>(a.get()) != nullptr)
-            candidates.push_back("ind_via_extraction(extractor=" + e->id + ")");
+          if (dynamic_cast<const definitions::Extractor*>(a.get()) == nullptr) continue;
+          const std::string text = "ind_via_extraction(extractor=" + e->id + ")";
+          if (plugin_attacks.count(e->id) != 0)
+            notion.skipped.push_back(
+                {text,
+                 "ind_via_extraction wraps built-in extractors only; a plug-in supplies its own "
+                 "release distinguisher"});
+          else
+            candidates.push_back(text);
         }
         continue;
       }
