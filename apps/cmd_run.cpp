@@ -11,6 +11,7 @@
 #include "core/errors.h"
 #include "experiments/cell_run.h"
 #include "experiments/jsonl_sink.h"
+#include "experiments/plugin.h"
 #include "experiments/progress.h"
 #include "experiments/run_dir.h"
 #include "experiments/sink.h"
@@ -27,8 +28,10 @@ int report_failures(const experiments::RunOutcome& outcome, const std::string& d
   if (context.root()) {
     for (const auto& [cell, error] : outcome.failed)
       std::cerr << "wrsec: error: cell " << cell << " failed: " << error << "\n";
+    std::string plugins;
+    for (const auto& p : experiments::loaded_plugins()) plugins += " --plugin " + p.path.string();
     std::cerr << "wrsec: error: " << outcome.failed.size() << " cell(s) of " << dir
-              << " failed ('wrsec run --resume " << dir << "' retries them)\n";
+              << " failed ('wrsec" << plugins << " run --resume " << dir << "' retries them)\n";
   }
   return kExitFailure;
 }

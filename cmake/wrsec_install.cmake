@@ -24,9 +24,12 @@ install(FILES ${PROJECT_SOURCE_DIR}/paper/claims.json DESTINATION ${CMAKE_INSTAL
 
 set(_wrsec_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/wrsec)
 install(EXPORT wrsecTargets NAMESPACE wrsec:: DESTINATION ${_wrsec_cmake_dir})
+# PATH_VARS: the config computes P/share from its own location (@PACKAGE_CMAKE_INSTALL_DATADIR@),
+# so an installed tree can be moved.
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/wrsecConfig.cmake.in
                               ${PROJECT_BINARY_DIR}/wrsecConfig.cmake
-                              INSTALL_DESTINATION ${_wrsec_cmake_dir})
+                              INSTALL_DESTINATION ${_wrsec_cmake_dir}
+                              PATH_VARS CMAKE_INSTALL_DATADIR)
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/wrsecConfigVersion.cmake
                                  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/wrsecConfig.cmake ${PROJECT_BINARY_DIR}/wrsecConfigVersion.cmake

@@ -95,10 +95,13 @@ class PluginLoader {
     const auto entry = reinterpret_cast<wrsec_plugin_entry_fn>(symbol);
     const int rc = entry(&call);
     if (rc == 1) {
+      // The plug-in's tag lives in the library: copy it before unmapping.
+      const std::string message =
+          "plug-in '" + shown + "' was built against another wrsec: its ABI tag is [" +
+          (call.plugin_abi != nullptr ? call.plugin_abi : "none") + "], this wrsec's is [" +
+          WRSEC_PLUGIN_ABI + "]; rebuild it against this installation";
       dlclose(handle);
-      throw InvalidArgument("plug-in '" + shown + "' was built against another wrsec (" +
-                            (call.plugin_abi != nullptr ? call.plugin_abi : "no tag") +
-                            "; this is " + WRSEC_PLUGIN_ABI + "): rebuild it against this one");
+      throw InvalidArgument(message);
     }
     if (rc != 0) {
       // Keep the library mapped: it may have registered some factories before it threw.

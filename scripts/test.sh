@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, then configure → build → test with warnings as
-# errors and MPI (workflow preset "ci": every label), the paper's small reproduction (every claim
-# of paper/claims.json checked on a fresh run) and its PDF, then the unit tests under ASan+UBSan.
+# errors and MPI (workflow preset "ci": every label), the plug-in example against the installed
+# package, the paper's small reproduction (every claim of paper/claims.json checked on a fresh
+# run) and its PDF, then the unit tests under ASan+UBSan.
 # Each step prints its wall time, and the total at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,9 @@ step "packages" bash scripts/setup.sh
 # Formatting is part of the bar: every tracked C++ file must match .clang-format.
 step "clang-format" bash -c "git ls-files -z '*.h' '*.cpp' | xargs -0 clang-format --dry-run -Werror"
 step "build and test (ci preset)" cmake --workflow --preset ci
+# The installed package as an outside project sees it: examples/04_plugin built against it with
+# find_package(wrsec), loaded into the installed wrsec, scored by `wrsec evaluate`.
+step "plug-in example (installed package)" bash scripts/plugin_example.sh
 # The reproduction shares the zoo models the slow tests trained (build/ci/tests/zoo-cache).
 step "paper reproduction (small)" env WRSEC_ZOO_CACHE="$PWD/build/ci/tests/zoo-cache" \
   ./build/ci/apps/wrsec reproduce --profile small --out build/ci/reproduce-small
