@@ -128,7 +128,10 @@ TEST(IndReleaseGame, ExtractionGivesAdvantageOne) {
   EXPECT_EQ(r.counts.b0_guess1, 0u);
   EXPECT_EQ(r.counts.b1_guess1, r.counts.b1);
   EXPECT_GT(r.advantage.lower, 0.95);
-  EXPECT_TRUE(r.counts.metrics.empty());
+  // The one metric: Infer queries used (none granted).
+  ASSERT_EQ(r.counts.metrics.size(), 1u);
+  EXPECT_EQ(r.counts.metrics.begin()->first, "queries_used");
+  EXPECT_EQ(r.counts.metrics.begin()->second.max, 0.0);
 }
 
 // An extractor with noisy, coin-dependent output, so that the metrics vary from trial to trial.
