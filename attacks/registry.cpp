@@ -46,15 +46,21 @@ void register_builtin_attacks(definitions::Registry<definitions::Adversary>& reg
                [](const definitions::Params& p) {
                  return std::make_unique<QueryRegression>(QueryRegressionParams::from(p));
                });
+  // The extractor is looked up in the registry this factory lives in, so that an extractor a
+  // plug-in adds to it later can be wrapped too (the registry outlives its factories).
   registry.add("ind_via_extraction",
                "release distinguisher from an extractor: picks two random models, extracts, "
                "guesses the nearer (param extractor = attack id)",
-               [](const definitions::Params& p) {
+               [&registry](const definitions::Params& p) {
                  definitions::Params rest;
                  for (const auto& [k, v] : p.values())
                    if (k != "extractor") rest.set(k, v);
                  const std::string id = p.get_string("extractor", "taylor_ratio_inversion");
-                 auto extractor = make_extractor(id, rest);
+                 std::unique_ptr<definitions::Adversary> made = registry.create(id, rest);
+                 if (dynamic_cast<definitions::Extractor*>(made.get()) == nullptr)
+                   throw InvalidArgument("attack '" + id + "' is not an extractor");
+                 std::unique_ptr<definitions::Extractor> extractor(
+                     static_cast<definitions::Extractor*>(made.release()));
                  for (const auto& [k, v] : rest.values()) (void)p.get_string(k, v);
                  return std::make_unique<IndViaExtraction>(std::move(extractor));
                });

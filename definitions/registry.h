@@ -26,6 +26,9 @@ class Registry {
 
   // kind names the component family in messages: "game", "scheme", "attack".
   explicit Registry(std::string kind) : kind_(std::move(kind)) {}
+  // Not copyable: a factory may refer to the registry it was added to.
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
 
   void add(std::string id, std::string description, Factory factory) {
     if (id.empty()) throw LogicError("Registry<" + kind_ + ">: empty id");

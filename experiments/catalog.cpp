@@ -9,13 +9,15 @@
 namespace wrsec::experiments {
 
 Catalog& Catalog::global_mutable() {
-  static Catalog catalog = [] {
-    Catalog c;
-    games::register_builtin_games(c.games);
-    schemes::register_builtin_schemes(c.schemes);
-    attacks::register_builtin_attacks(c.attacks);
-    return c;
+  // Filled in place, never copied: factories may refer to the registry that holds them.
+  static Catalog catalog;
+  static const bool filled = [] {
+    games::register_builtin_games(catalog.games);
+    schemes::register_builtin_schemes(catalog.schemes);
+    attacks::register_builtin_attacks(catalog.attacks);
+    return true;
   }();
+  (void)filled;
   return catalog;
 }
 

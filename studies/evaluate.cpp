@@ -273,10 +273,6 @@ BatteryPlan plan_battery(const EvaluateOptions& o) {
       for (const auto& d : defs) known += (known.empty() ? "" : ", ") + d.id;
       throw InvalidArgument("unknown notion '" + id + "' (known: " + known + ")");
     }
-  std::set<std::string> plugin_attacks;
-  for (const auto& plugin : experiments::loaded_plugins())
-    plugin_attacks.insert(plugin.attacks.begin(), plugin.attacks.end());
-
   std::optional<Probe> probe;
   std::string probe_rejected;
   bool probed = false;
@@ -331,9 +327,8 @@ BatteryPlan plan_battery(const EvaluateOptions& o) {
     std::vector<std::string> candidates;
     for (const auto* entry : catalog.attacks.entries()) {
       if (entry->id == "ind_via_extraction") {
-        // One release distinguisher per built-in extractor (the setting names it). It builds
-        // its extractor from the built-in attacks (the attacks layer sees no plug-in), so a
-        // plug-in's extractor is listed as skipped with that reason.
+        // One release distinguisher per registered extractor, plug-ins' included (the setting
+        // names it).
         for (const auto* e : catalog.attacks.entries()) {
           std::unique_ptr<definitions::Adversary> a;
           try {
@@ -342,14 +337,7 @@ BatteryPlan plan_battery(const EvaluateOptions& o) {
             continue;
           }
           if (dynamic_cast<const definitions::Extractor*>(a.get()) == nullptr) continue;
-          const std::string text = "ind_via_extraction(extractor=" + e->id + ")";
-          if (plugin_attacks.count(e->id) != 0)
-            notion.skipped.push_back(
-                {text,
-                 "ind_via_extraction wraps built-in extractors only; a plug-in supplies its own "
-                 "release distinguisher"});
-          else
-            candidates.push_back(text);
+          candidates.push_back("ind_via_extraction(extractor=" + e->id + ")");
         }
         continue;
       }

@@ -164,6 +164,25 @@ TEST_F(Plugins, PluginSchemePlaysCellsAndItsPlantedFaultPropagates) {
   }
 }
 
+// ind_via_extraction wraps an extractor a plug-in registered (it looks its extractor up in the
+// registry it lives in), so IND of releases is scored for a plug-in that brings an extractor.
+TEST_F(Plugins, BuiltInReleaseDistinguisherWrapsAPluginExtractor) {
+  (void)load_plugin(kGood);
+  wrsec::experiments::CellSpec cell;
+  cell.game = "ind_release";
+  cell.scheme = "test_faulty";
+  cell.attack = "ind_via_extraction";
+  cell.game_params.set("arch", "mlp:8,4,2:silu");
+  cell.attack_params.set("extractor", "test_faulty_copy");
+  wrsec::experiments::CellRunOptions options;
+  options.seed = 3;
+  options.trials = {0, 8};
+  options.threads = 2;
+  const auto result = wrsec::experiments::run_cell(Catalog::global(), cell, options);
+  EXPECT_EQ(result.counts.n, 8U);
+  EXPECT_EQ(result.counts.wins, 8U);
+}
+
 TEST_F(Plugins, LoadPluginRejectsAnotherAbiAndRegistersNothing) {
   try {
     (void)load_plugin(kAbiMismatch);

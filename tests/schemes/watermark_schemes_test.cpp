@@ -87,11 +87,9 @@ ParamMap test_params(const std::string& id, const ParamMap& extra = {}) {
 }
 
 const definitions::Registry<Scheme>& scheme_registry() {
-  static const definitions::Registry<Scheme> registry = [] {
-    definitions::Registry<Scheme> r("scheme");
-    register_builtin_schemes(r);
-    return r;
-  }();
+  static definitions::Registry<Scheme> registry("scheme");
+  static const bool filled = (register_builtin_schemes(registry), true);
+  (void)filled;
   return registry;
 }
 
