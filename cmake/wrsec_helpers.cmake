@@ -101,6 +101,12 @@ function(wrsec_add_test name)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
   target_compile_definitions(${name} PRIVATE WRSEC_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   wrsec_set_warnings(${name})
+  if(TARGET wrsec_test_pch)
+    target_precompile_headers(${name} REUSE_FROM wrsec_test_pch)
+    target_link_libraries(${name} PRIVATE Eigen3::Eigen nlohmann_json::nlohmann_json
+                                          OpenMP::OpenMP_CXX)
+    target_compile_features(${name} PRIVATE cxx_std_20)
+  endif()
   gtest_discover_tests(${name} TEST_LIST ${name}_TESTS PROPERTIES TIMEOUT ${ARG_TIMEOUT}
                        DISCOVERY_TIMEOUT 60)
   # gtest_discover_tests splits list-valued properties, so labels are set by a second include

@@ -168,7 +168,6 @@ struct Probe {
   std::string model;  // the accepted candidate
   nn::Architecture arch;
   definitions::Artifact artifact;
-  std::string rejected;  // why the others were refused
 };
 
 std::optional<Probe> probe_release(const definitions::WeightReleaseScheme& scheme,
@@ -245,8 +244,13 @@ std::vector<std::pair<std::string, std::string>> evaluate_profiles() {
 }
 
 BatteryPlan plan_battery(const EvaluateOptions& o) {
-  if (o.profile != "quick" && o.profile != "full")
-    throw InvalidArgument("unknown evaluate profile '" + o.profile + "' (quick, full)");
+  const auto profiles = evaluate_profiles();
+  if (std::none_of(profiles.begin(), profiles.end(),
+                   [&](const auto& p) { return p.first == o.profile; })) {
+    std::string known;
+    for (const auto& p : profiles) known += (known.empty() ? "" : ", ") + p.first;
+    throw InvalidArgument("unknown evaluate profile '" + o.profile + "' (known: " + known + ")");
+  }
   if (o.tolerance && !(*o.tolerance >= 0 && *o.tolerance < 1))
     throw InvalidArgument("the tolerance must lie in [0, 1)");
   if (o.trials && *o.trials == 0) throw InvalidArgument("trials must be at least 1");
