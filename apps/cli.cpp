@@ -43,6 +43,23 @@ int parse_threads(const po::variables_map& vm) {
   return static_cast<int>(t);
 }
 
+std::vector<std::filesystem::path> merge_inputs(const po::variables_map& vm) {
+  if (vm.count("shard")) throw InvalidArgument("--merge and --shard exclude each other");
+  if (!vm.count("out")) throw InvalidArgument("--merge needs --out (the merged directory)");
+  std::vector<std::filesystem::path> inputs;
+  for (const auto& d : vm["merge"].as<std::vector<std::string>>()) inputs.emplace_back(d);
+  return inputs;
+}
+
+experiments::Shard shard_option(const po::variables_map& vm) {
+  if (!vm.count("shard")) return {};
+  const auto shard =
+      parse_option("--shard", [&] { return experiments::Shard::parse(text(vm, "shard")); });
+  if (shard.count > 1 && !vm.count("out"))
+    throw InvalidArgument("--shard needs --out (one directory per shard)");
+  return shard;
+}
+
 int run_and_translate(const std::function<int()>& command) {
   try {
     return command();

@@ -6,12 +6,14 @@
 // 2 bad input (unknown id, bad parameter, unreadable config), reported in one line on stderr.
 #include <boost/program_options.hpp>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "core/errors.h"
 #include "experiments/communicator.h"
+#include "experiments/run_dir.h"
 
 namespace wrsec::app {
 
@@ -58,6 +60,12 @@ auto parse_option(const std::string& flag, const Parse& parse) -> decltype(parse
     throw InvalidArgument(flag + ": " + what);
   }
 }
+
+// --merge DIR...: the shard directories to merge (InvalidArgument with --shard or without --out).
+std::vector<std::filesystem::path> merge_inputs(const po::variables_map& vm);
+
+// --shard i/N (default 0/1); InvalidArgument if malformed, or split without --out.
+experiments::Shard shard_option(const po::variables_map& vm);
 
 // Runs a command and turns what it throws into an exit code: bad input (po::error,
 // InvalidArgument) is 2, any other exception 1; the message goes to stderr as one line.

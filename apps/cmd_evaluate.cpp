@@ -115,18 +115,9 @@ int cmd_evaluate(const Args& args, const Context& context) {
   }
   std::size_t failed = 0;
   if (vm.count("merge")) {
-    if (vm.count("shard")) throw InvalidArgument("--merge and --shard exclude each other");
-    if (!vm.count("out")) throw InvalidArgument("--merge needs --out (the merged directory)");
-    std::vector<std::filesystem::path> inputs;
-    for (const auto& d : vm["merge"].as<std::vector<std::string>>()) inputs.emplace_back(d);
-    failed = studies::merge_evaluations(inputs, o);
+    failed = studies::merge_evaluations(merge_inputs(vm), o);
   } else {
-    if (vm.count("shard")) {
-      o.shard =
-          parse_option("--shard", [&] { return experiments::Shard::parse(text(vm, "shard")); });
-      if (o.shard.count > 1 && !vm.count("out"))
-        throw InvalidArgument("--shard needs --out (one directory per shard)");
-    }
+    o.shard = shard_option(vm);
     failed = studies::run_evaluate(o);
   }
   if (failed > 0) {

@@ -73,17 +73,9 @@ int cmd_reproduce(const Args& args, const Context& context) {
     o.progress = &std::cerr;
   int failures = 0;
   if (vm.count("merge")) {
-    if (vm.count("shard")) throw InvalidArgument("--merge and --shard exclude each other");
-    if (!vm.count("out")) throw InvalidArgument("--merge needs --out (the merged directory)");
-    std::vector<std::filesystem::path> inputs;
-    for (const auto& d : vm["merge"].as<std::vector<std::string>>()) inputs.emplace_back(d);
-    failures = studies::merge_reproductions(inputs, o);
+    failures = studies::merge_reproductions(merge_inputs(vm), o);
   } else {
-    if (vm.count("shard"))
-      o.shard =
-          parse_option("--shard", [&] { return experiments::Shard::parse(text(vm, "shard")); });
-    if (o.shard.count > 1 && !vm.count("out"))
-      throw InvalidArgument("--shard needs --out (one directory per shard)");
+    o.shard = shard_option(vm);
     failures = studies::run_reproduce(o);
   }
   if (failures > 0) {

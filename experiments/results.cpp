@@ -8,11 +8,11 @@
 
 namespace wrsec::experiments {
 
-CellResult summarize(const CellSpec& spec, const definitions::Game& game,
-                     const definitions::Adversary& adversary, std::uint64_t seed, TrialRange trials,
-                     const CellCounts& counts, double alpha) {
-  if (!(alpha > 0.0 && alpha < 1.0)) throw InvalidArgument("alpha must lie in (0, 1)");
-  if (counts.n == 0) throw InvalidArgument("a cell needs at least one trial");
+namespace {
+
+// What a cell's result states before any bound: the cell, its game's shape, the trials and counts.
+CellResult cell_base(const CellSpec& spec, const definitions::Game& game, std::uint64_t seed,
+                     TrialRange trials, const CellCounts& counts, double alpha) {
   CellResult r;
   r.spec = spec;
   r.shape = game.shape();
@@ -21,6 +21,17 @@ CellResult summarize(const CellSpec& spec, const definitions::Game& game,
   r.trials = trials;
   r.counts = counts;
   r.alpha = alpha;
+  return r;
+}
+
+}  // namespace
+
+CellResult summarize(const CellSpec& spec, const definitions::Game& game,
+                     const definitions::Adversary& adversary, std::uint64_t seed, TrialRange trials,
+                     const CellCounts& counts, double alpha) {
+  if (!(alpha > 0.0 && alpha < 1.0)) throw InvalidArgument("alpha must lie in (0, 1)");
+  if (counts.n == 0) throw InvalidArgument("a cell needs at least one trial");
+  CellResult r = cell_base(spec, game, seed, trials, counts, alpha);
   r.win_rate_two_sided = definitions::cp_two_sided(counts.wins, counts.n, alpha);
   if (r.shape == definitions::GameShape::distinguishing) {
     r.advantage = definitions::distinguishing_advantage(counts.wins, counts.n, alpha);
@@ -39,14 +50,7 @@ CellResult failed_cell(const CellSpec& spec, const definitions::Game& game, std:
                        TrialRange trials, const CellCounts& counts, double alpha,
                        std::string error) {
   if (error.empty()) throw LogicError("failed_cell: empty error");
-  CellResult r;
-  r.spec = spec;
-  r.shape = game.shape();
-  r.baseline = game.shape() == definitions::GameShape::search ? game.baseline() : 0.0;
-  r.seed = seed;
-  r.trials = trials;
-  r.counts = counts;
-  r.alpha = alpha;
+  CellResult r = cell_base(spec, game, seed, trials, counts, alpha);
   const double nan = std::numeric_limits<double>::quiet_NaN();
   r.advantage = {nan, nan, nan, alpha};
   r.win_rate_two_sided = {nan, nan};
