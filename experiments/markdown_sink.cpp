@@ -48,12 +48,7 @@ void MarkdownSink::finish() {
     std::string stopped =
         h.stop.active() ? (rec.stopped_early ? "at n=" + std::to_string(r.counts.n) : "no (budget)")
                         : "–";
-    if (!r.error.empty()) {
-      stopped = "**FAILED**: " + r.error;
-      for (std::size_t at = stopped.find('|'); at != std::string::npos;
-           at = stopped.find('|', at + 2))
-        stopped.replace(at, 1, "\\|");
-    }
+    if (!r.error.empty()) stopped = "**FAILED**: " + md_cell(r.error);
     md << "| " << rec.index << " | " << r.spec.game << " | " << r.spec.scheme << " | "
        << r.spec.attack << " | " << params_text(r.spec) << " | " << r.counts.n << " | "
        << r.counts.wins << " | " << fmt(r.advantage.estimate) << " | " << fmt(r.advantage.lower)

@@ -58,6 +58,12 @@ std::string tex_escape(const std::string& s) {
   return out;
 }
 
+std::string md_cell(std::string s) {
+  for (std::size_t at = s.find('|'); at != std::string::npos; at = s.find('|', at + 2))
+    s.replace(at, 1, "\\|");
+  return s;
+}
+
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string out = "\"";

@@ -14,6 +14,9 @@ namespace wrsec::experiments {
 // replaces backslash, ^ and ~ by a space.
 [[nodiscard]] std::string tex_escape(const std::string& s);
 
+// Text for one cell of a Markdown table: '|' escaped.
+[[nodiscard]] std::string md_cell(std::string s);
+
 // A CSV field (RFC 4180): quoted when it holds a comma, a quote or a newline; quotes doubled.
 [[nodiscard]] std::string csv_field(const std::string& s);
 

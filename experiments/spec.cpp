@@ -248,6 +248,15 @@ std::string read_text_file(const std::filesystem::path& path) {
   return text.str();
 }
 
+nlohmann::json read_json_file(const std::filesystem::path& path, const std::string& what) {
+  const std::string text = read_text_file(path);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw InvalidArgument(what + " '" + path.string() + "' is not JSON: " + e.what());
+  }
+}
+
 ExperimentSpec ExperimentSpec::load(const std::filesystem::path& path) {
   return parse(read_text_file(path), path.string(), path.stem().string());
 }

@@ -25,6 +25,7 @@
 // required keys and bad values or ranges are rejected with an InvalidArgument naming the key.
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -104,6 +105,10 @@ struct CellConfig {
 
 // Reads a whole file into a string; InvalidArgument naming it if it cannot be read.
 std::string read_text_file(const std::filesystem::path& path);
+
+// Reads and parses a JSON file; InvalidArgument "<what> '<path>' is not JSON: ..." (or cannot be
+// read).
+nlohmann::json read_json_file(const std::filesystem::path& path, const std::string& what);
 
 // One component of a sweep axis: "id" or "id(k=v k=v ...)"; InvalidArgument naming the axis key.
 std::pair<std::string, definitions::Params> parse_component(const std::string& key,

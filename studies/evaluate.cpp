@@ -442,14 +442,7 @@ json played_plan(const BatteryPlan& plan) {
 void prepare(const BatteryPlan& plan, const fs::path& out, std::ostream* log) {
   const json record = played_plan(plan);
   if (fs::exists(out / "evaluation.json")) {
-    json old;
-    try {
-      old = json::parse(experiments::read_text_file(out / "evaluation.json"));
-    } catch (const json::exception& e) {
-      throw InvalidArgument("'" + (out / "evaluation.json").string() +
-                            "' is not JSON: " + e.what());
-    }
-    if (old != record)
+    if (experiments::read_json_file(out / "evaluation.json", "evaluation record") != record)
       throw InvalidArgument("'" + out.string() +
                             "' holds an evaluation of another scheme, parameters, profile or "
                             "battery; remove it or choose another output directory");
@@ -558,13 +551,7 @@ std::size_t merge_evaluations(const std::vector<fs::path>& inputs, const Evaluat
   const BatteryPlan plan = plan_battery(o);
   const json record = played_plan(plan);
   for (const auto& dir : inputs) {
-    json old;
-    try {
-      old = json::parse(experiments::read_text_file(dir / "evaluation.json"));
-    } catch (const json::exception&) {
-      old = json();
-    }
-    if (old != record)
+    if (experiments::read_json_file(dir / "evaluation.json", "evaluation record") != record)
       throw InvalidArgument("'" + dir.string() + "' is not a shard of this evaluation (scheme " +
                             plan.scheme + ", profile " + plan.profile + ")");
   }

@@ -24,15 +24,6 @@ fs::path unit_path(const fs::path& dir, std::size_t unit) {
   return dir / name;
 }
 
-json read_json(const fs::path& path) {
-  const std::string text = experiments::read_text_file(path);
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    throw InvalidArgument("'" + path.string() + "' is not valid JSON: " + e.what());
-  }
-}
-
 json manifest_of(const MeasurementEntry& entry, std::uint64_t seed, std::size_t units,
                  bool deterministic) {
   return {{"schema", kManifestSchema},
@@ -45,7 +36,7 @@ json manifest_of(const MeasurementEntry& entry, std::uint64_t seed, std::size_t 
 // Checks that dir holds this measurement (or creates it); returns the manifest.
 json open_or_create(const MeasurementEntry& entry, const fs::path& dir, const json& manifest) {
   if (fs::exists(dir / "manifest.json")) {
-    const json old = read_json(dir / "manifest.json");
+    const json old = experiments::read_json_file(dir / "manifest.json", "measurement manifest");
     if (old != manifest)
       throw InvalidArgument("'" + dir.string() +
                             "' holds another measurement, parameters or seed than '" + entry.name +
@@ -61,7 +52,7 @@ json open_or_create(const MeasurementEntry& entry, const fs::path& dir, const js
 json load_unit(const fs::path& dir, std::size_t unit) {
   const fs::path path = unit_path(dir, unit);
   if (!fs::exists(path)) return nullptr;
-  const json j = read_json(path);
+  const json j = experiments::read_json_file(path, "measurement unit");
   if (j.value("schema", "") != kUnitSchema || j.value("unit", std::size_t(-1)) != unit ||
       !j.contains("rows") || !j["rows"].is_array())
     throw InvalidArgument("'" + path.string() + "' is not unit " + std::to_string(unit) +
@@ -144,11 +135,12 @@ bool run_measurement(const MeasurementEntry& entry, const fs::path& dir,
 
 void merge_measurement(const std::vector<fs::path>& inputs, const fs::path& out) {
   if (inputs.empty()) throw InvalidArgument("merge_measurement: no inputs");
-  const json manifest = read_json(inputs.front() / "manifest.json");
+  const json manifest =
+      experiments::read_json_file(inputs.front() / "manifest.json", "measurement manifest");
   if (manifest.value("schema", "") != kManifestSchema)
     throw InvalidArgument("'" + inputs.front().string() + "' is not a measurement directory");
   for (const auto& dir : inputs)
-    if (read_json(dir / "manifest.json") != manifest)
+    if (experiments::read_json_file(dir / "manifest.json", "measurement manifest") != manifest)
       throw InvalidArgument("'" + dir.string() + "' holds another measurement than '" +
                             inputs.front().string() + "'");
   const std::size_t units = manifest.at("units").get<std::size_t>();

@@ -41,15 +41,6 @@ std::string clock_text(double seconds) {
   return text;
 }
 
-json read_json(const fs::path& path, const std::string& what) {
-  const std::string text = experiments::read_text_file(path);
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    throw InvalidArgument(what + " '" + path.string() + "' is not JSON: " + e.what());
-  }
-}
-
 // A profile as loaded and validated before anything runs.
 struct Profile {
   std::string name;
@@ -65,7 +56,7 @@ struct Profile {
 
 json load_claims_file(const ReproduceOptions& o, fs::path& path) {
   path = o.claims.is_absolute() ? o.claims : o.root / o.claims;
-  json file = read_json(path, "claims file");
+  json file = experiments::read_json_file(path, "claims file");
   if (!file.is_object() || file.value("schema", "") != kClaimsSchema)
     throw InvalidArgument("claims file '" + path.string() + "' must be an object with schema " +
                           kClaimsSchema);
@@ -217,7 +208,7 @@ std::string run_state(const StudySpec& s, const fs::path& dir, const experiments
       throw InvalidArgument("'" + dir.string() + "' exists but is not a run directory");
     return "start";
   }
-  const json m = read_json(dir / "manifest.json", "run manifest");
+  const json m = experiments::read_json_file(dir / "manifest.json", "run manifest");
   if (m.value("overrides", json()) != expected_overrides(s) ||
       experiments::json_at(m, "spec.sha256") !=
           to_hex(sha256(experiments::read_text_file(s.path))) ||
@@ -464,7 +455,7 @@ int run_reproduce(const ReproduceOptions& o) {
   const json record = study_record(p, o.shard);
   on_root(comm, [&] {
     if (fs::exists(out / "study.json")) {
-      json old = read_json(out / "study.json", "study record");
+      json old = experiments::read_json_file(out / "study.json", "study record");
       old.erase("merged_from");  // a merged directory is the unsharded profile, complete
       if (old != record)
         throw InvalidArgument("'" + out.string() +
@@ -502,7 +493,7 @@ int merge_reproductions(const std::vector<fs::path>& inputs, const ReproduceOpti
   std::set<std::uint64_t> seen;
   std::uint64_t count = 0;
   for (const auto& dir : inputs) {
-    const json r = read_json(dir / "study.json", "study record");
+    const json r = experiments::read_json_file(dir / "study.json", "study record");
     if (r.value("schema", "") != kStudySchema || r.value("profile", "") != p.name ||
         r.value("definition", json()) != played_definition(p.raw))
       throw InvalidArgument("'" + dir.string() + "' is not a shard of profile '" + p.name +

@@ -14,6 +14,7 @@
 namespace wrsec::studies {
 namespace fs = std::filesystem;
 using experiments::fmt;
+using experiments::md_cell;
 using nlohmann::json;
 
 namespace {
@@ -110,12 +111,6 @@ void decide(ScoreNotion& n, double level) {
   }
 }
 
-std::string md_escape(std::string s) {
-  for (std::size_t at = s.find('|'); at != std::string::npos; at = s.find('|', at + 2))
-    s.replace(at, 1, "\\|");
-  return s;
-}
-
 std::string params_line(const std::vector<std::pair<std::string, std::string>>& params) {
   std::string out;
   for (const auto& [k, v] : params) out += (out.empty() ? "" : ", ") + ("`" + k + "=" + v + "`");
@@ -208,6 +203,7 @@ json Scorecard::to_json() const {
   for (const auto& s : notions) {
     json cells = json::array();
     for (const auto& c : s.cells) cells.push_back(cell_json(c));
+    const json planned = s.plan.to_json();
     n.push_back({{"id", s.id},
                  {"title", s.title},
                  {"game", s.game},
@@ -219,10 +215,10 @@ json Scorecard::to_json() const {
                  {"tolerance", s.tolerance},
                  {"alpha_per_cell", s.alpha_cell},
                  {"trials_per_cell", s.plan.trials},
-                 {"game_params", s.plan.to_json()["game_params"]},
+                 {"game_params", planned["game_params"]},
                  {"best", s.best ? cell_json(*s.best) : json(nullptr)},
                  {"cells", cells},
-                 {"not_played", s.plan.to_json()["skipped"]}});
+                 {"not_played", planned["skipped"]}});
   }
   json j = plan.to_json();
   j.erase("notions");
@@ -258,9 +254,9 @@ std::string Scorecard::markdown() const {
   md << "## Verdicts\n\n| notion | game | verdict | best adversary | Adv estimate | Adv bounds | "
         "tolerance |\n|---|---|---|---|---:|---|---:|\n";
   for (const auto& n : notions) {
-    md << "| " << n.id << " | " << n.game << " | " << md_escape(n.verdict) << " | ";
+    md << "| " << n.id << " | " << n.game << " | " << md_cell(n.verdict) << " | ";
     if (n.best)
-      md << "`" << md_escape(n.best->attack) << "` | " << fmt(n.best->estimate, 3) << " | ["
+      md << "`" << md_cell(n.best->attack) << "` | " << fmt(n.best->estimate, 3) << " | ["
          << fmt(n.best->lower, 3) << ", " << fmt(n.best->upper, 3) << "] | ";
     else
       md << "– | – | – | ";
@@ -276,13 +272,13 @@ std::string Scorecard::markdown() const {
     md << "Game `" << n.game << "` (" << params_line(n.plan.game_params) << "), " << n.plan.trials
        << " trials per adversary setting, each bound at alpha " << fmt(n.alpha_cell, 3)
        << ". Convention: " << n.convention << "\n\n"
-       << "**Verdict: " << md_escape(n.verdict) << "**\n\n"
+       << "**Verdict: " << md_cell(n.verdict) << "**\n\n"
        << "| adversary | trials | wins | Adv estimate | Adv lower | Adv upper | status "
           "|\n|---|---:|---:|---:|---:|---:|---|\n";
     for (const auto& c : n.cells)
-      md << "| `" << md_escape(c.attack) << "` | " << c.n << " | " << c.wins << " | "
+      md << "| `" << md_cell(c.attack) << "` | " << c.n << " | " << c.wins << " | "
          << fmt(c.estimate, 3) << " | " << fmt(c.lower, 3) << " | " << fmt(c.upper, 3) << " | "
-         << (c.error.empty() ? "ok" : "**failed**: " + md_escape(c.error)) << " |\n";
+         << (c.error.empty() ? "ok" : "**failed**: " + md_cell(c.error)) << " |\n";
     if (!n.plan.skipped.empty()) {
       md << "\n<details><summary>" << n.plan.skipped.size()
          << " adversary setting(s) not played against this notion</summary>\n\n";
