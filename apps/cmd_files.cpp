@@ -1,4 +1,4 @@
-// The commands on model files: wrsec train, attack, mark and verify.
+// The commands on model files: wrsec train and attack (keygen, mark and verify: cmd_owner.cpp).
 #include <omp.h>
 
 #include <filesystem>
@@ -9,24 +9,10 @@
 #include "apps/commands.h"
 #include "attacks/taylor_sign_hypothesis.h"
 #include "core/errors.h"
-#include "definitions/statistics.h"
-#include "experiments/mark_files.h"
 #include "nn/zoo.h"
 
 namespace wrsec::app {
 namespace {
-
-void print_verify(const definitions::VerifyResult& v) {
-  std::cout << "verified  " << (v.accepted ? "yes" : "no") << '\n'
-            << "matches   " << v.matches << " / " << v.bits << " (null match probability " << v.p0
-            << ")\n"
-            << "p-value   " << definitions::format_log2_p(v.log2_p) << " (log2 p " << v.log2_p
-            << "), target FPR " << v.target_fpr << '\n';
-  if (v.details.contains("rule"))
-    std::cout << "rule      " << v.details["rule"].get<std::string>() << '\n';
-  if (v.details.contains("rejected"))
-    std::cout << "rejected  " << v.details["rejected"].get<std::string>() << '\n';
-}
 
 // Sets the OpenMP team size when --threads is given.
 void apply_threads(const po::variables_map& vm) {
@@ -34,65 +20,6 @@ void apply_threads(const po::variables_map& vm) {
 }
 
 }  // namespace
-
-int cmd_mark(const Args& args, const Context& /*context*/) {
-  po::options_description opts(
-      "wrsec mark: embed an ownership mark (a signature-bound watermark) into a wrsec model file\n"
-      "and write the owner's record (claim: statement, public key, RSA-FDH signature; record of\n"
-      "which key marked which model). Scheme parameters: --param KEY=VALUE");
-  opts.add_options()("help,h", "show this help")("scheme", po::value<std::string>(),
-                                                 "ownership scheme id (see 'wrsec list')")(
-      "in", po::value<std::string>(), "model file (wrsec safetensors, e.g. from 'wrsec train')")(
-      "out", po::value<std::string>(), "marked model file to write")(
-      "secret", po::value<std::string>(), "owner's record to write (JSON; keep it private)")(
-      "seed", po::value<std::string>(),
-      "seed of the statement's nonce and the embedding (default 1)")(
-      "param", po::value<std::vector<std::string>>()->composing(),
-      "scheme parameter, e.g. owner_seed=7 (repeatable)");
-  const auto vm = parse(args, opts);
-  if (vm.count("help")) {
-    std::cout << opts
-              << "\nexample:\n  wrsec mark --scheme qim --in models/m.safetensors "
-                 "--out marked.safetensors --secret owner.json\n";
-    return kExitOk;
-  }
-  for (const char* key : {"scheme", "in", "out", "secret"})
-    if (!vm.count(key)) throw InvalidArgument(std::string("--") + key + " is required");
-  definitions::Params params;
-  if (vm.count("param"))
-    for (const auto& a : vm["param"].as<std::vector<std::string>>()) {
-      const auto [k, v] = definitions::parse_assignment(a);
-      params.set(k, v);
-    }
-  const std::uint64_t seed = vm.count("seed") ? parse_count("--seed", text(vm, "seed")) : 1;
-  const auto s = experiments::mark_model_file(text(vm, "scheme"), params, text(vm, "in"),
-                                              text(vm, "out"), text(vm, "secret"), seed);
-  std::cout << "marked    " << text(vm, "out") << " (" << s.scheme << ")\n"
-            << "record    " << text(vm, "secret") << " (claim " << s.claim_fingerprint << ")\n"
-            << "models    original " << s.original_digest << "\n          marked   "
-            << s.marked_digest << '\n';
-  print_verify(s.self_check);
-  return kExitOk;
-}
-
-int cmd_verify(const Args& args, const Context& /*context*/) {
-  po::options_description opts(
-      "wrsec verify: check a suspect model file against an owner's record written by 'wrsec\n"
-      "mark'. Exit code 0 if the mark verifies, 1 if it does not, 2 for bad input");
-  opts.add_options()("help,h", "show this help")("secret", po::value<std::string>(),
-                                                 "owner's record (JSON)")(
-      "model", po::value<std::string>(), "suspect model file (wrsec safetensors)");
-  const auto vm = parse(args, opts);
-  if (vm.count("help")) {
-    std::cout << opts;
-    return kExitOk;
-  }
-  if (!vm.count("secret") || !vm.count("model"))
-    throw InvalidArgument("--secret and --model are required");
-  const auto v = experiments::verify_model_file(text(vm, "secret"), text(vm, "model"));
-  print_verify(v);
-  return v.accepted ? kExitOk : kExitFailure;
-}
 
 int cmd_train(const Args& args, const Context& /*context*/) {
   po::options_description opts(

@@ -12,7 +12,8 @@ int cmd_reproduce(const Args& args, const Context& context);  // cmd_reproduce.c
 int cmd_evaluate(const Args& args, const Context& context);   // cmd_evaluate.cpp
 int cmd_train(const Args& args, const Context& context);      // cmd_files.cpp
 int cmd_attack(const Args& args, const Context& context);     // cmd_files.cpp
-int cmd_mark(const Args& args, const Context& context);       // cmd_files.cpp
-int cmd_verify(const Args& args, const Context& context);     // cmd_files.cpp
+int cmd_keygen(const Args& args, const Context& context);     // cmd_owner.cpp
+int cmd_mark(const Args& args, const Context& context);       // cmd_owner.cpp
+int cmd_verify(const Args& args, const Context& context);     // cmd_owner.cpp
 
 }  // namespace wrsec::app

@@ -37,6 +37,8 @@ constexpr Command kCommands[] = {
      wrsec::app::cmd_train, false},
     {"attack", "run an extraction attack on a protected weight file (TaylorMLP official format)",
      wrsec::app::cmd_attack, false},
+    {"keygen", "make an owner's signing key (OS CSPRNG) in a new private file (mode 0600)",
+     wrsec::app::cmd_keygen, false},
     {"mark", "embed an ownership mark into a model file and write the owner's record",
      wrsec::app::cmd_mark, false},
     {"verify", "check a suspect model file against an owner's record (exit 0 iff it verifies)",

@@ -1,9 +1,11 @@
 #include "definitions/owner_key.h"
 
 #include <NTL/ZZ.h>
+#include <sys/random.h>
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -194,17 +196,18 @@ PublicKey PublicKey::from_json(const nlohmann::json& j) {
 
 // ---- keys and signatures ----------------------------------------------------------------------
 
-OwnerKeyPair generate_owner_key(Rng& coins, int bits) {
+namespace {
+
+void check_key_bits(int bits) {
   if (bits < kMinKeyBits || bits > kMaxKeyBits || bits % 2 != 0)
-    throw InvalidArgument("generate_owner_key: bits must be even and in [512, 8192], got " +
+    throw InvalidArgument("owner key: bits must be even and in [512, 8192], got " +
                           std::to_string(bits));
-  unsigned char seed[32];
-  for (int i = 0; i < 4; ++i) {
-    const std::uint64_t word = coins.next_u64();
-    for (int j = 0; j < 8; ++j) seed[8 * i + j] = static_cast<unsigned char>(word >> (56 - 8 * j));
-  }
+}
+
+// KeyGen from a 256-bit seed of NTL's PRG.
+OwnerKeyPair generate_from_seed(const unsigned char (&seed)[32], int bits) {
   // NTL's PRG is thread-local (NTL_THREADS); save and restore this thread's stream so that the
-  // caller's NTL state is untouched and keygen depends on the coins alone.
+  // caller's NTL state is untouched and keygen depends on the seed alone.
   NTL::RandomStreamPush saved_stream;
   NTL::SetSeed(seed, sizeof seed);
 
@@ -226,6 +229,69 @@ OwnerKeyPair generate_owner_key(Rng& coins, int bits) {
   }
   throw LogicError("generate_owner_key: no key after " + std::to_string(kMaxKeygenAttempts) +
                    " attempts");
+}
+
+}  // namespace
+
+OwnerKeyPair generate_owner_key(Rng& coins, int bits) {
+  check_key_bits(bits);
+  unsigned char seed[32];
+  for (int i = 0; i < 4; ++i) {
+    const std::uint64_t word = coins.next_u64();
+    for (int j = 0; j < 8; ++j) seed[8 * i + j] = static_cast<unsigned char>(word >> (56 - 8 * j));
+  }
+  return generate_from_seed(seed, bits);
+}
+
+OwnerKeyPair generate_owner_key_os(int bits) {
+  check_key_bits(bits);
+  unsigned char seed[32];
+  std::size_t got = 0;
+  while (got < sizeof seed) {
+    // Blocks only until the kernel's pool is initialised; never returns fewer bits than asked
+    // for once it is, except when interrupted.
+    const ssize_t n = ::getrandom(seed + got, sizeof seed - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw RuntimeError(std::string("owner key: the OS CSPRNG (getrandom) failed: ") +
+                         std::strerror(errno));
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  OwnerKeyPair key = generate_from_seed(seed, bits);
+  explicit_bzero(seed, sizeof seed);
+  return key;
+}
+
+nlohmann::json OwnerKeyPair::to_json() const {
+  return {{"public_key", public_key.to_json()}, {"d", d_hex}};
+}
+
+OwnerKeyPair OwnerKeyPair::from_json(const nlohmann::json& j) {
+  constexpr const char* kWhat = "owner key";
+  if (!j.is_object()) throw InvalidArgument("owner key: expected a JSON object");
+  reject_unknown_fields(j, kWhat, {"public_key", "d"});
+  OwnerKeyPair key;
+  try {
+    key.public_key = PublicKey::from_json(require_field(j, kWhat, "public_key"));
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(std::string("owner key: field 'public_key': ") + e.what());
+  }
+  const nlohmann::json& d = require_field(j, kWhat, "d");
+  if (!d.is_string() || !is_canonical_hex(d.get_ref<const std::string&>()))
+    throw InvalidArgument("owner key: field 'd' must be lower-case hex without leading zeros");
+  key.d_hex = d.get<std::string>();
+  // sign_statement checks σ^e = FDH(m): a d that does not belong to n is refused here, once.
+  try {
+    (void)sign_statement(key, "wrsec.owner_key.check");
+  } catch (const InvalidArgument&) {
+    throw InvalidArgument("owner key: the private exponent 'd' does not belong to the public key");
+  }
+  return key;
+}
+
+std::string key_fingerprint(const PublicKey& key) {
+  return to_hex(sha256(key.to_json().dump()));
 }
 
 std::string sign_statement(const OwnerKeyPair& key, std::string_view statement) {

@@ -44,10 +44,21 @@ struct PublicKey {
 struct OwnerKeyPair {
   PublicKey public_key;
   std::string d_hex;  // private exponent
+  // {"public_key": {...}, "d": hex}: private material, for the owner's key file only.
+  [[nodiscard]] nlohmann::json to_json() const;
+  // InvalidArgument naming the field; also when d does not sign for the public key.
+  static OwnerKeyPair from_json(const nlohmann::json& j);
 };
 
-// bits in [512, 8192], even; InvalidArgument otherwise. Deterministic in coins.
+// SHA-256 of the public key's canonical JSON (hex): how the owner's identity is shown.
+[[nodiscard]] std::string key_fingerprint(const PublicKey& key);
+
+// bits in [512, 8192], even; InvalidArgument otherwise. Deterministic in coins: for games and
+// tests, where the seed is part of the experiment.
 [[nodiscard]] OwnerKeyPair generate_owner_key(Rng& coins, int bits = 2048);
+// The same KeyGen with its 256-bit seed from the operating system's CSPRNG (getrandom): the key
+// of every real owner (wrsec keygen, wrsec mark). RuntimeError if the OS has no entropy to give.
+[[nodiscard]] OwnerKeyPair generate_owner_key_os(int bits = 2048);
 // Hex signature σ = FDH(statement)^d mod n.
 [[nodiscard]] std::string sign_statement(const OwnerKeyPair& key, std::string_view statement);
 // False (never throws) for a malformed or wrong signature.

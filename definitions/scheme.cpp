@@ -51,6 +51,11 @@ std::unique_ptr<WeightReleaseScheme> WeightReleaseScheme::for_owner(
   throw LogicError("scheme '" + id() + "' has no verify capability (no owner identity)");
 }
 
+std::unique_ptr<WeightReleaseScheme> WeightReleaseScheme::with_owner_key(
+    const OwnerKeyPair& /*key*/) const {
+  throw LogicError("scheme '" + id() + "' cannot sign with an owner's key (no verify capability)");
+}
+
 VerifyResult WeightReleaseScheme::verify_queries(const OwnerSecret& /*secret*/,
                                                  const QueryFn& /*query*/) const {
   throw LogicError("scheme '" + id() + "' has no black-box verify capability");

@@ -17,6 +17,7 @@
 
 #include "core/rng.h"
 #include "definitions/artifact.h"
+#include "definitions/owner_key.h"
 #include "nn/tensor.h"
 
 namespace wrsec::nn {
@@ -95,6 +96,11 @@ class WeightReleaseScheme {
   // attacker's part of the split). Throws LogicError unless capabilities() has verify.
   [[nodiscard]] virtual std::unique_ptr<WeightReleaseScheme> for_owner(
       std::uint64_t owner_seed) const;
+  // The same algorithm and parameters signing with `key` (a real owner's key, from the OS CSPRNG)
+  // instead of the key derived from owner_seed: what `wrsec mark` releases with. Throws
+  // LogicError when the scheme has no verify capability or cannot take an outside key.
+  [[nodiscard]] virtual std::unique_ptr<WeightReleaseScheme> with_owner_key(
+      const OwnerKeyPair& key) const;
   // Black-box verification; throws LogicError unless capabilities() has verify_black_box.
   [[nodiscard]] virtual VerifyResult verify_queries(const OwnerSecret& secret,
                                                     const QueryFn& query) const;

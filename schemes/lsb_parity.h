@@ -23,6 +23,10 @@ class LsbParity final : public WatermarkScheme {
  public:
   explicit LsbParity(LsbParityParams params);
   [[nodiscard]] std::string id() const override { return "lsb_parity"; }
+  [[nodiscard]] std::unique_ptr<definitions::WeightReleaseScheme> with_owner_key(
+      const definitions::OwnerKeyPair& key) const override {
+    return std::make_unique<LsbParity>(LsbParityParams{mark_with(key), group_});
+  }
   [[nodiscard]] std::unique_ptr<definitions::WeightReleaseScheme> for_owner(
       std::uint64_t owner_seed) const override {
     return std::make_unique<LsbParity>(LsbParityParams{mark_for(owner_seed), group_});

@@ -30,6 +30,12 @@ class Qim final : public WatermarkScheme {
  public:
   explicit Qim(QimParams params);
   [[nodiscard]] std::string id() const override { return "qim"; }
+  [[nodiscard]] std::unique_ptr<definitions::WeightReleaseScheme> with_owner_key(
+      const definitions::OwnerKeyPair& key) const override {
+    QimParams p = config_;
+    p.mark = mark_with(key);
+    return std::make_unique<Qim>(p);
+  }
   [[nodiscard]] std::unique_ptr<definitions::WeightReleaseScheme> for_owner(
       std::uint64_t owner_seed) const override {
     QimParams p = config_;

@@ -27,6 +27,12 @@ class SpreadSpectrum final : public WatermarkScheme {
  public:
   explicit SpreadSpectrum(SpreadSpectrumParams params);
   [[nodiscard]] std::string id() const override { return "spread_spectrum"; }
+  [[nodiscard]] std::unique_ptr<definitions::WeightReleaseScheme> with_owner_key(
+      const definitions::OwnerKeyPair& key) const override {
+    SpreadSpectrumParams p = config_;
+    p.mark = mark_with(key);
+    return std::make_unique<SpreadSpectrum>(p);
+  }
   [[nodiscard]] std::unique_ptr<definitions::WeightReleaseScheme> for_owner(
       std::uint64_t owner_seed) const override {
     SpreadSpectrumParams p = config_;

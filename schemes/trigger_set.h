@@ -41,6 +41,12 @@ class TriggerSet final : public WatermarkScheme {
     return {definitions::Capability::infer, definitions::Capability::verify,
             definitions::Capability::verify_black_box};
   }
+  [[nodiscard]] std::unique_ptr<definitions::WeightReleaseScheme> with_owner_key(
+      const definitions::OwnerKeyPair& key) const override {
+    TriggerSetParams p = config_;
+    p.mark = mark_with(key);
+    return std::make_unique<TriggerSet>(p);
+  }
   [[nodiscard]] std::unique_ptr<definitions::WeightReleaseScheme> for_owner(
       std::uint64_t owner_seed) const override {
     TriggerSetParams p = config_;

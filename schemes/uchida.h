@@ -31,6 +31,12 @@ class Uchida final : public WatermarkScheme {
  public:
   explicit Uchida(UchidaParams params);
   [[nodiscard]] std::string id() const override { return "uchida"; }
+  [[nodiscard]] std::unique_ptr<definitions::WeightReleaseScheme> with_owner_key(
+      const definitions::OwnerKeyPair& key) const override {
+    UchidaParams p = config_;
+    p.mark = mark_with(key);
+    return std::make_unique<Uchida>(p);
+  }
   [[nodiscard]] std::unique_ptr<definitions::WeightReleaseScheme> for_owner(
       std::uint64_t owner_seed) const override {
     UchidaParams p = config_;

@@ -92,6 +92,11 @@ nlohmann::json MarkParams::to_json() const {
   nlohmann::json j = {{"owner_seed", owner_seed}, {"rsa_bits", rsa_bits},  {"binding", binding},
                       {"target_fpr", target_fpr}, {"bits", bits},          {"layers", join(layers)},
                       {"ecc_t", ecc_t},           {"two_sided", two_sided}};
+  if (owner_key) {  // a real owner: its public identity, never a seed that derives the key
+    j.erase("owner_seed");
+    j.erase("rsa_bits");
+    j["owner_key"] = definitions::key_fingerprint(owner_key->public_key);
+  }
   if (threshold) j["threshold"] = *threshold;
   return j;
 }
@@ -103,6 +108,7 @@ WatermarkScheme::WatermarkScheme(MarkParams params) : mark_(std::move(params)) {
 }
 
 const definitions::OwnerKeyPair& WatermarkScheme::owner() const {
+  if (mark_.owner_key) return *mark_.owner_key;
   std::call_once(owner_once_, [this] {
     Rng coins(mark_.owner_seed, stable_hash("wrsec.schemes.owner"), 0);
     owner_ = std::make_unique<definitions::OwnerKeyPair>(

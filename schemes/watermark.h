@@ -18,7 +18,8 @@
 //                  (two-sided: 2·min of both tails, for bit-inverting attacks);
 //                  accept iff p ≤ target_fpr, or iff k > threshold when a calibrated threshold is
 //                  given (strict, so an empirical quantile keeps the nominal FPR).
-// The owner's key pair is a function of owner_seed (generated once per scheme object).
+// The owner's key pair is a function of owner_seed (generated once per scheme object: games and
+// tests), or a real owner's key given to with_owner_key() (wrsec mark).
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -37,6 +38,8 @@ namespace wrsec::schemes {
 // Parameters every ownership scheme reads (defaults can differ per scheme).
 struct MarkParams {
   std::uint64_t owner_seed = 0;
+  // A real owner's key (wrsec mark); when set, owner_seed is not used. Never serialised.
+  std::shared_ptr<const definitions::OwnerKeyPair> owner_key;
   std::int64_t rsa_bits = 2048;
   std::string binding = "signature";  // signature | none
   double target_fpr = 1e-3;
@@ -83,13 +86,20 @@ class WatermarkScheme : public definitions::WeightReleaseScheme {
   [[nodiscard]] MarkParams mark_for(std::uint64_t owner_seed) const {
     MarkParams p = mark_;
     p.owner_seed = owner_seed;
+    p.owner_key = nullptr;
+    return p;
+  }
+  // The common parameters signing with a real owner's key (for with_owner_key()).
+  [[nodiscard]] MarkParams mark_with(const definitions::OwnerKeyPair& key) const {
+    MarkParams p = mark_;
+    p.owner_key = std::make_shared<const definitions::OwnerKeyPair>(key);
     return p;
   }
   // The key a claim stands for under this scheme's binding rule, or nullopt (with the reason)
   // when the claim does not verify (bad signature, missing explicit material, wrong length).
   [[nodiscard]] std::optional<ResolvedKey> resolve(const definitions::OwnerSecret& secret,
                                                    std::string* why) const;
-  // The owner's key pair (generated from owner_seed on first use).
+  // The owner's key pair (the given key, or generated from owner_seed on first use).
   [[nodiscard]] const definitions::OwnerKeyPair& owner() const;
 
  protected:

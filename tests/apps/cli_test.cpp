@@ -203,38 +203,82 @@ TEST_F(Cli, MarkThenVerifyAndBadRecords) {
   ASSERT_EQ(r0.exit_code, 0) << r0.out;
   const auto model = dir_ / "mlp_784_16_10_relu-seed0.safetensors";
   const auto marked = dir_ / "marked.safetensors";
-  const auto secret = dir_ / "owner.json";
+  const auto record = dir_ / "owner.json";
   const auto r1 =
       run("mark --scheme lsb_parity --param rsa_bits=512 --param layers=0 --in " + model.string() +
-          " --out " + marked.string() + " --secret " + secret.string());
+          " --out " + marked.string() + " --record " + record.string());
   ASSERT_EQ(r1.exit_code, 0) << r1.out;
   EXPECT_NE(r1.out.find("verified  yes"), std::string::npos) << r1.out;
-  std::ifstream in(secret);
-  const auto record = nlohmann::json::parse(in);
-  EXPECT_EQ(record["schema"], "wrsec.owner_secret.v1");
-  EXPECT_EQ(record["scheme"], "lsb_parity");
-  EXPECT_TRUE(record["secret"]["record"].contains("marked"));
+  EXPECT_NE(r1.out.find("owner.key (new, from the OS CSPRNG"), std::string::npos) << r1.out;
+  std::ifstream in(record);
+  const auto doc = nlohmann::json::parse(in);
+  EXPECT_EQ(doc["schema"], "wrsec.owner_record.v2");
+  EXPECT_EQ(doc["scheme"], "lsb_parity");
+  EXPECT_TRUE(fs::exists(dir_ / "owner.key"));
 
-  // The marked model verifies (exit 0); the unmarked original does not (exit 1).
-  const auto r2 = run("verify --secret " + secret.string() + " --model " + marked.string());
+  // A second default mark signs with another key: different public keys.
+  const auto r1b = run("mark --scheme lsb_parity --param rsa_bits=512 --param layers=0 --in " +
+                       model.string() + " --out " + (dir_ / "m2.safetensors").string() +
+                       " --record " + (dir_ / "m2.json").string());
+  ASSERT_EQ(r1b.exit_code, 0) << r1b.out;
+  std::ifstream in2(dir_ / "m2.json");
+  const auto doc2 = nlohmann::json::parse(in2);
+  EXPECT_NE(doc["claim"]["public_key"]["n"], doc2["claim"]["public_key"]["n"]);
+
+  // The marked model verifies (exit 0); the unmarked original does not (exit 1); the verifier's
+  // --target-fpr decides (32 of 32 bits, p = 2^-32, is not enough at 1e-12).
+  const auto verify = [&](const std::string& rest) {
+    return run("verify --record " + record.string() + " " + rest);
+  };
+  const auto r2 = verify("--model " + marked.string());
   EXPECT_EQ(r2.exit_code, 0) << r2.out;
   EXPECT_NE(r2.out.find("matches   32 / 32"), std::string::npos) << r2.out;
-  const auto r3 = run("verify --secret " + secret.string() + " --model " + model.string());
+  const auto r3 = verify("--model " + model.string());
   EXPECT_EQ(r3.exit_code, 1) << r3.out;
   EXPECT_NE(r3.out.find("verified  no"), std::string::npos) << r3.out;
+  const auto r3b = verify("--model " + marked.string() + " --target-fpr 1e-12");
+  EXPECT_EQ(r3b.exit_code, 1) << r3b.out;
+  expect_bad_input(verify("--model " + marked.string() + " --target-fpr 2"), "--target-fpr");
+  expect_bad_input(verify("--model " + marked.string() + " --target-fpr x"), "--target-fpr");
 
-  // A record that is not one, and a scheme without verify: one error line, exit 2, no files.
+  // An edited record (here: a looser rule) is refused, exit 2.
+  auto loose = doc;
+  loose["scheme_params"]["target_fpr"] = "0.999";
+  std::ofstream(dir_ / "loose.json") << loose.dump();
+  expect_bad_input(
+      run("verify --record " + (dir_ / "loose.json").string() + " --model " + model.string()),
+      "record_signature does not verify");
+
+  // A record that is not one, the old option name, a scheme without verify, a seed-derived key,
+  // overlapping files: one error line, exit 2, no files.
   const auto bogus = dir_ / "bogus.json";
   std::ofstream(bogus) << "{\"schema\": \"something else\"}";
-  const auto r4 = run("verify --secret " + bogus.string() + " --model " + marked.string());
-  EXPECT_EQ(r4.exit_code, 2) << r4.out;
-  EXPECT_NE(r4.out.find("is not a wrsec.owner_secret.v1 record"), std::string::npos) << r4.out;
-  const auto r5 =
-      run("mark --scheme plaintext --in " + model.string() + " --out " +
-          (dir_ / "x.safetensors").string() + " --secret " + (dir_ / "x.json").string());
-  EXPECT_EQ(r5.exit_code, 2) << r5.out;
+  expect_bad_input(run("verify --record " + bogus.string() + " --model " + marked.string()),
+                   "is not wrsec.owner_record.v2");
+  expect_bad_input(run("verify --secret " + record.string() + " --model " + marked.string()),
+                   "--secret is now --record");
+  const std::string x = " --out " + (dir_ / "x.safetensors").string() + " --record " +
+                        (dir_ / "x.json").string() + " --in " + model.string();
+  expect_bad_input(run("mark --scheme plaintext" + x), "not an ownership scheme");
+  expect_bad_input(run("mark --scheme qim --param owner_seed=0" + x), "owner_seed");
+  expect_bad_input(run("mark --scheme qim --param layers=0 --param layers=1" + x), "twice");
+  expect_bad_input(run("mark --scheme lsb_parity --in " + model.string() + " --out " +
+                       (dir_ / "x.json").string() + " --record " + (dir_ / "x.json").string()),
+                   "name the same file");
   EXPECT_FALSE(fs::exists(dir_ / "x.safetensors"));
   EXPECT_FALSE(fs::exists(dir_ / "x.json"));
+  EXPECT_FALSE(fs::exists(dir_ / "x.key"));
+
+  // keygen: a new 0600 file, never replaced; mark --key signs with it.
+  const auto key = dir_ / "k.key";
+  const auto k1 = run("keygen --bits 512 --out " + key.string());
+  ASSERT_EQ(k1.exit_code, 0) << k1.out;
+  EXPECT_EQ(fs::status(key).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  expect_bad_input(run("keygen --out " + key.string()), "never overwritten");
+  const auto r6 = run("mark --scheme lsb_parity --param layers=0 --key " + key.string() + x);
+  EXPECT_EQ(r6.exit_code, 0) << r6.out;
+  EXPECT_FALSE(fs::exists(dir_ / "x.key"));
 }
 
 // Spec runs: a bad spec is one line on stderr, exit 2, and no run directory; a good one writes

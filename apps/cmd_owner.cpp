@@ -1,0 +1,172 @@
+// The owner's commands: wrsec keygen, mark and verify.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "apps/commands.h"
+#include "core/errors.h"
+#include "definitions/statistics.h"
+#include "experiments/mark_files.h"
+
+namespace wrsec::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+void print_verify(const definitions::VerifyResult& v) {
+  std::cout << "verified  " << (v.accepted ? "yes" : "no") << '\n'
+            << "matches   " << v.matches << " / " << v.bits << " (null match probability " << v.p0
+            << ")\n"
+            << "p-value   " << definitions::format_log2_p(v.log2_p) << " (log2 p " << v.log2_p
+            << "), target FPR " << v.target_fpr << '\n';
+  if (v.details.contains("rule"))
+    std::cout << "rule      " << v.details["rule"].get<std::string>() << '\n';
+  if (v.details.contains("rejected"))
+    std::cout << "rejected  " << v.details["rejected"].get<std::string>() << '\n';
+}
+
+// A real number given to an option (the whole text must parse).
+double parse_real(const std::string& option, const std::string& value) {
+  try {
+    return definitions::Params(std::map<std::string, std::string>{{option, value}})
+        .get_double(option, 0.0);
+  } catch (const InvalidArgument&) {
+    throw InvalidArgument(option + " must be a number, got '" + value + "'");
+  }
+}
+
+// --secret was the record's name when the record held the owner's seed-derived key.
+void refuse_old_secret_option(const po::variables_map& vm) {
+  if (vm.count("secret"))
+    throw InvalidArgument(
+        "--secret is now --record (the record holds only public material; the private key is "
+        "the --key file)");
+}
+
+}  // namespace
+
+int cmd_keygen(const Args& args, const Context& /*context*/) {
+  po::options_description opts(
+      "wrsec keygen: make an owner's RSA signing key with coins from the operating system's\n"
+      "CSPRNG and write it to a new file of mode 0600 (an existing file is never replaced).\n"
+      "Keep it private: whoever holds it can sign claims as the owner");
+  opts.add_options()("help,h", "show this help")("out", po::value<std::string>(),
+                                                 "key file to create")(
+      "bits", po::value<std::string>(),
+      "modulus size in bits, even, in [512, 8192] (default 2048)");
+  const auto vm = parse(args, opts);
+  if (vm.count("help")) {
+    std::cout << opts << "\nexample:\n  wrsec keygen --out owner.key\n";
+    return kExitOk;
+  }
+  if (!vm.count("out")) throw InvalidArgument("--out is required");
+  const std::uint64_t bits = vm.count("bits") ? parse_count("--bits", text(vm, "bits")) : 2048;
+  if (bits < 512 || bits > 8192 || bits % 2 != 0)
+    throw InvalidArgument("--bits must be even and in [512, 8192], got " + std::to_string(bits));
+  const fs::path out = text(vm, "out");
+  if (fs::exists(fs::symlink_status(out)))
+    throw InvalidArgument("'" + out.string() +
+                          "' already exists; a private key is never "
+                          "overwritten");
+  const auto key = definitions::generate_owner_key_os(static_cast<int>(bits));
+  experiments::write_owner_key_file(out, key);
+  std::cout << "key       " << out.string() << " (" << key.public_key.bits()
+            << "-bit RSA, mode 0600; keep it private)\n"
+            << "public    " << definitions::key_fingerprint(key.public_key)
+            << " (SHA-256 of the public key)\n";
+  return kExitOk;
+}
+
+int cmd_mark(const Args& args, const Context& /*context*/) {
+  po::options_description opts(
+      "wrsec mark: embed an ownership mark (a signature-bound watermark) into a wrsec model file\n"
+      "and write the owner's record: the claim (statement, public key, RSA-FDH signature), the\n"
+      "scheme's parameters and which model was marked into which, signed as a whole with the\n"
+      "owner's key. The record holds only public material; hand it to a verifier. The private\n"
+      "key is the --key file (without --key: a new key from the OS CSPRNG, written beside the\n"
+      "record as RECORD.key, mode 0600). Scheme parameters: --param KEY=VALUE");
+  opts.add_options()("help,h", "show this help")("scheme", po::value<std::string>(),
+                                                 "ownership scheme id (see 'wrsec list')")(
+      "in", po::value<std::string>(), "model file (wrsec safetensors, e.g. from 'wrsec train')")(
+      "out", po::value<std::string>(), "marked model file to write")(
+      "record", po::value<std::string>(), "owner's record to write (JSON, public)")(
+      "key", po::value<std::string>(), "owner's key file to sign with (from 'wrsec keygen')")(
+      "seed", po::value<std::string>(),
+      "seed of the statement's nonce and the embedding (default 1)")(
+      "param", po::value<std::vector<std::string>>()->composing(),
+      "scheme parameter, e.g. layers=0 (repeatable)")("secret", po::value<std::string>(),
+                                                      "(old name of --record)");
+  const auto vm = parse(args, opts);
+  if (vm.count("help")) {
+    std::cout << opts
+              << "\nexample:\n  wrsec keygen --out owner.key\n  wrsec mark --scheme qim --in "
+                 "models/m.safetensors --out marked.safetensors --record owner.json --key "
+                 "owner.key\n";
+    return kExitOk;
+  }
+  refuse_old_secret_option(vm);
+  for (const char* key : {"scheme", "in", "out", "record"})
+    if (!vm.count(key)) throw InvalidArgument(std::string("--") + key + " is required");
+  experiments::MarkOptions o;
+  o.scheme = text(vm, "scheme");
+  if (vm.count("param"))
+    for (const auto& a : vm["param"].as<std::vector<std::string>>()) {
+      const auto [k, v] = definitions::parse_assignment(a);
+      if (o.params.contains(k)) throw InvalidArgument("--param " + k + " is given twice");
+      o.params.set(k, v);
+    }
+  o.in = text(vm, "in");
+  o.out = text(vm, "out");
+  o.record = text(vm, "record");
+  if (vm.count("key")) {
+    o.key = text(vm, "key");
+  } else {
+    o.key_out = o.record;
+    o.key_out.replace_extension(".key");
+  }
+  o.seed = vm.count("seed") ? parse_count("--seed", text(vm, "seed")) : 1;
+  const auto s = experiments::mark_model_file(o);
+  std::cout << "marked    " << o.out.string() << " (" << s.scheme << ")\n"
+            << "record    " << o.record.string() << " (claim " << s.claim_fingerprint << ")\n"
+            << "key       " << s.key_file.string()
+            << (s.new_key ? " (new, from the OS CSPRNG, mode 0600; keep it private)" : "")
+            << "\npublic    " << s.key_fingerprint << '\n'
+            << "models    original " << s.original_digest << "\n          marked   "
+            << s.marked_digest << '\n';
+  print_verify(s.self_check);
+  return kExitOk;
+}
+
+int cmd_verify(const Args& args, const Context& /*context*/) {
+  po::options_description opts(
+      "wrsec verify: check a suspect model file against an owner's record written by 'wrsec\n"
+      "mark'. The verifier's rule decides (--target-fpr, or --threshold); a record whose\n"
+      "signature does not verify, or that asks for a looser rule, is refused. Exit code 0 if\n"
+      "the mark verifies, 1 if it does not, 2 for bad input");
+  opts.add_options()("help,h", "show this help")("record", po::value<std::string>(),
+                                                 "owner's record (JSON)")(
+      "model", po::value<std::string>(), "suspect model file (wrsec safetensors)")(
+      "target-fpr", po::value<std::string>(),
+      "accept iff the binomial p-value is at most this (default 1e-3)")(
+      "threshold", po::value<std::string>(),
+      "accept iff more than this many symbols match (a threshold the verifier calibrated)")(
+      "secret", po::value<std::string>(), "(old name of --record)");
+  const auto vm = parse(args, opts);
+  if (vm.count("help")) {
+    std::cout << opts;
+    return kExitOk;
+  }
+  refuse_old_secret_option(vm);
+  if (!vm.count("record") || !vm.count("model"))
+    throw InvalidArgument("--record and --model are required");
+  experiments::VerifierRule rule;
+  if (vm.count("target-fpr")) rule.target_fpr = parse_real("--target-fpr", text(vm, "target-fpr"));
+  if (vm.count("threshold")) rule.threshold = parse_real("--threshold", text(vm, "threshold"));
+  const auto report = experiments::verify_model_file(text(vm, "record"), text(vm, "model"), rule);
+  for (const auto& w : report.warnings) std::cerr << "wrsec: warning: " << w << '\n';
+  std::cout << "owner     " << report.key_fingerprint << " (" << report.scheme << ")\n";
+  print_verify(report.result);
+  return report.result.accepted ? kExitOk : kExitFailure;
+}
+
+}  // namespace wrsec::app
