@@ -164,7 +164,13 @@ int cmd_verify(const Args& args, const Context& /*context*/) {
   if (vm.count("threshold")) rule.threshold = parse_real("--threshold", text(vm, "threshold"));
   const auto report = experiments::verify_model_file(text(vm, "record"), text(vm, "model"), rule);
   for (const auto& w : report.warnings) std::cerr << "wrsec: warning: " << w << '\n';
-  std::cout << "owner     " << report.key_fingerprint << " (" << report.scheme << ")\n";
+  std::cout << "owner     " << report.key_fingerprint << " (" << report.scheme << ")\n"
+            << "models    original " << report.model_digest << "\n          marked   "
+            << report.marked_digest << "\n          suspect  " << report.suspect_digest
+            << (report.suspect_digest == report.marked_digest  ? " (the marked model itself)"
+                : report.suspect_digest == report.model_digest ? " (the original, unmarked)"
+                                                               : "")
+            << '\n';
   print_verify(report.result);
   return report.result.accepted ? kExitOk : kExitFailure;
 }

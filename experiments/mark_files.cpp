@@ -264,8 +264,14 @@ VerifyReport verify_model_file(const fs::path& record_path, const fs::path& susp
         "record_signature does not verify under the claim's public key (the record was changed "
         "after it was signed)");
 
+  if (rec.claim.key_seed_hex || rec.claim.message)
+    throw fail(
+        "the claim carries explicit key material (key_seed, message), which only unbound "
+        "claims use; a signature-bound claim derives it from the signature");
   VerifyReport report;
   report.scheme = rec.scheme;
+  report.model_digest = rec.model_digest;
+  report.marked_digest = rec.marked_digest;
   report.key_fingerprint = definitions::key_fingerprint(rec.claim.public_key);
   definitions::Params params;
   std::optional<double> record_fpr;
@@ -300,7 +306,9 @@ VerifyReport verify_model_file(const fs::path& record_path, const fs::path& susp
     throw fail("scheme '" + rec.scheme + "' has no verify");
   definitions::OwnerSecret secret;
   secret.metadata = {{"claim", rec.claim.to_json()}};
-  report.result = scheme->verify(secret, read_model(suspect));
+  const nn::Model suspect_model = read_model(suspect);
+  report.suspect_digest = definitions::tensors_digest_hex(suspect_model.tensors);
+  report.result = scheme->verify(secret, suspect_model);
 
   // The record may not loosen the verifier's rule; a rule at least as strict is ignored.
   const auto& r = report.result;

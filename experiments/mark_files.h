@@ -85,6 +85,9 @@ struct VerifyReport {
   std::string scheme;
   std::string key_fingerprint;
   std::vector<std::string> warnings;  // record fields that were ignored, and why
+  std::string model_digest;           // the record's original and marked models
+  std::string marked_digest;
+  std::string suspect_digest;  // of the suspect (equal to marked_digest: the marked model itself)
 };
 
 // Verify(s, M') under the verifier's rule. InvalidArgument for a refused record (see above) or

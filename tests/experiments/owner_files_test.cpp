@@ -197,7 +197,9 @@ TEST_F(OwnerFiles, MarkRefusesSeedsUnboundClaimsAndOverlappingFiles) {
 TEST_F(OwnerFiles, VerifierRuleDecidesAndTargetFprChangesTheDecision) {
   mark("a");
   const VerifierRule rule;  // 1e-3
-  EXPECT_TRUE(verify_model_file(dir_ / "a.json", dir_ / "a.safetensors", rule).result.accepted);
+  const auto same = verify_model_file(dir_ / "a.json", dir_ / "a.safetensors", rule);
+  EXPECT_TRUE(same.result.accepted);
+  EXPECT_EQ(same.suspect_digest, same.marked_digest);
   EXPECT_FALSE(verify_model_file(dir_ / "a.json", model_, rule).result.accepted);
   // 32 of 32 bits: p = 2^-32 > 1e-12, so a stricter verifier does not accept the marked model.
   VerifierRule strict;
@@ -236,6 +238,11 @@ TEST_F(OwnerFiles, EditedRecordsNeverMakeAnUnmarkedModelVerify) {
     write_json(record, doc);
     EXPECT_THROW((void)unmarked_verifies(), InvalidArgument) << field;
   }
+  // Explicit key material in a signature-bound claim is refused, not ignored.
+  write_json(record, original);
+  edit_and_resign(record, key,
+                  [](nlohmann::json& d) { d["claim"]["key_seed"] = std::string(64, 'a'); });
+  EXPECT_THROW((void)unmarked_verifies(), InvalidArgument);
   nlohmann::json moved = original;
   moved["model"] = std::string(64, '0');
   write_json(record, moved);
