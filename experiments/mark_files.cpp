@@ -210,7 +210,14 @@ MarkSummary mark_model_file(const MarkOptions& o) {
           ? definitions::generate_owner_key_os(static_cast<int>(o.params.get_int("rsa_bits", 2048)))
           : read_owner_key_file(o.key);
   s.key_fingerprint = definitions::key_fingerprint(key.public_key);
-  const auto signer = scheme->with_owner_key(key);
+  std::unique_ptr<definitions::WeightReleaseScheme> signer;
+  try {
+    signer = scheme->with_owner_key(key);
+  } catch (const LogicError&) {
+    throw InvalidArgument("scheme '" + o.scheme +
+                          "' cannot sign with an owner's key (it does not implement "
+                          "with_owner_key), so wrsec mark cannot use it");
+  }
 
   Rng coins(o.seed, stable_hash("wrsec.mark"), 0);
   const definitions::Release release = signer->release(model, coins);
