@@ -24,10 +24,10 @@ std::string quoted(const std::filesystem::path& path) {
 }
 
 // Closes the descriptor and removes the temporary unless released.
-struct Temporary {
+struct PendingFile {
   std::string path;
   int fd = -1;
-  ~Temporary() {
+  ~PendingFile() {
     if (fd >= 0) ::close(fd);
     if (!path.empty()) ::unlink(path.c_str());
   }
@@ -41,7 +41,7 @@ void create_private_file(const std::filesystem::path& path, std::string_view tex
     throw InvalidArgument(quoted(path) + " already exists; a private key is never overwritten");
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
-  Temporary tmp;
+  PendingFile tmp;
   tmp.path = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
   tmp.fd = ::mkstemp(tmp.path.data());  // mode 0600
   if (tmp.fd < 0) {
@@ -79,7 +79,7 @@ std::string read_private_file(const std::filesystem::path& path) {
     if (err == ENOENT) throw InvalidArgument("cannot read " + quoted(path) + ": no such file");
     throw InvalidArgument("cannot read " + quoted(path) + ": " + std::strerror(err));
   }
-  Temporary guard;  // closes fd
+  PendingFile guard;  // closes fd
   guard.fd = fd;
   struct stat st {};
   if (::fstat(fd, &st) != 0) fail_io("cannot stat", path, errno);
