@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -146,17 +147,58 @@ struct Entry {
   std::string value;    // trimmed, never empty
 };
 
+// The text of a line in an error message: control bytes as \xNN.
+std::string printable(const std::string& line) {
+  std::string out;
+  for (const char c : line) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// The line grammar of Boost.Program_options' config files, checked before Boost parses the text:
+// after cutting a '#' comment and trimming, a line is empty, "[section]" or "name = value".
+// Boost's own error is never formatted: Boost 1.74 loops forever formatting one whose line
+// contains its placeholder "%invalid_line%". "[]" is refused here too (Boost reads the last
+// character of the empty section name).
+void check_lines(const std::string& text, const Fail& fail) {
+  std::istringstream in(text);
+  std::size_t number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++number;
+    if (const auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    line = trim(line);
+    if (line.empty()) continue;
+    if (line.front() == '[' && line.back() == ']') {
+      if (line.size() == 2) throw fail("line " + std::to_string(number) + ": empty section name");
+      continue;
+    }
+    if (line.find('=') == std::string::npos)
+      throw fail("line " + std::to_string(number) + " is neither 'key = value' nor '[section]': '" +
+                 printable(line) + "'");
+  }
+}
+
 // Calls visit(entry) for each line of an INI text in file order, after checking that its key was
 // not given before and has one non-empty value.
 template <class Visit>
 void for_each_entry(const std::string& text, const Fail& fail, const Visit& visit) {
+  check_lines(text, fail);
   std::istringstream in(text);
   po::options_description none;
   po::parsed_options parsed(&none);
   try {
     parsed = po::parse_config_file(in, none, /*allow_unregistered=*/true);
-  } catch (const po::error& e) {
-    throw fail(e.what());
+  } catch (const po::error&) {
+    // Not reached after check_lines; what() is never called (see check_lines).
+    throw fail("not an INI file of 'key = value' lines and [section] headers");
   }
   std::set<std::string> seen;
   for (const auto& option : parsed.options) {

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -256,7 +258,52 @@ TEST(SpecReject, EmptyValuesAndMalformedComponents) {
 }
 
 TEST(SpecReject, MalformedIni) {
-  expect_rejected(kHead + "this line has no equals sign\n", {});
+  expect_rejected(kHead + "this line has no equals sign\n", {"line 5", "this line has no"});
+  expect_rejected(kHead + "[]\nx = 1\n", {"line 5", "empty section name"});
+}
+
+// Regression (fuzzing, issue 16): a 15-byte spec, "%invalid_line%" and a newline, hung the parser
+// forever: Boost 1.74 formats its error by replacing "%invalid_line%" with the line until none is
+// left. The child process must reject it within seconds.
+TEST(SpecReject, LineHoldingBoostsPlaceholderIsRejectedWithoutHanging) {
+  for (const std::string line :
+       {"%invalid_line%", "%canonical_option%", "x %invalid_line% %prefix%", "\x1b[31m"}) {
+    EXPECT_EXIT(
+        {
+          ::alarm(10);
+          try {
+            (void)parse(line + "\n");
+          } catch (const InvalidArgument& e) {
+            std::fprintf(stderr, "%s\n", e.what());
+            std::_Exit(0);
+          }
+          std::_Exit(1);
+        },
+        ::testing::ExitedWithCode(0), "line 1 is neither")
+        << line;
+    EXPECT_EXIT(
+        {
+          ::alarm(10);
+          try {
+            (void)wrsec::experiments::CellConfig::parse(line + "\n", "c.ini");
+          } catch (const InvalidArgument& e) {
+            std::fprintf(stderr, "%s\n", e.what());
+            std::_Exit(0);
+          }
+          std::_Exit(1);
+        },
+        ::testing::ExitedWithCode(0), "config file 'c.ini': line 1 is neither")
+        << line;
+  }
+  if (HasFailure()) return;  // the parse below would hang this process
+  // The line is quoted as given, control bytes escaped.
+  try {
+    (void)parse(kHead + "%invalid_line% \x1b[31m\n");
+    ADD_FAILURE() << "accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("'%invalid_line% \\x1b[31m'"), std::string::npos)
+        << e.what();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
