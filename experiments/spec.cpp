@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <optional>
@@ -76,7 +77,14 @@ std::string format_point(double x) {
   return out.str();
 }
 
+// Largest number of points of one range and of cells of one spec.
+constexpr std::uint64_t kMaxPoints = 100000;
+constexpr std::size_t kMaxCells = 100000;
+
 // Expands "lo:step:hi" when all three parts are numbers; returns false for any other text.
+// Integer ranges (all three parts integers) are checked, counted and stepped in integers, so
+// they are exact over the whole int64 range; others in double, with a relative slack so that
+// 0.45:0.05:0.6 includes 0.6.
 bool expand_range(const std::string& key, const std::string& text, std::vector<std::string>& out) {
   std::vector<std::string> parts;
   std::stringstream in(text);
@@ -85,25 +93,31 @@ bool expand_range(const std::string& key, const std::string& text, std::vector<s
   double lo = 0, step = 0, hi = 0;
   if (!parse_double(parts[0], lo) || !parse_double(parts[1], step) || !parse_double(parts[2], hi))
     return false;
-  if (!(step > 0) || hi < lo)
-    throw InvalidArgument("sweep key '" + key + "': bad range '" + text +
-                          "' (lo:step:hi needs step > 0 and lo <= hi)");
+  const auto bad_range = [&] {
+    return InvalidArgument("sweep key '" + key + "': bad range '" + text +
+                           "' (lo:step:hi needs step > 0 and lo <= hi)");
+  };
+  const auto too_many = [&] {
+    return InvalidArgument("sweep key '" + key + "': range '" + text + "' has more than " +
+                           std::to_string(kMaxPoints) + " points");
+  };
   std::int64_t ilo = 0, istep = 0, ihi = 0;
-  const bool integral =
-      parse_i64(parts[0], ilo) && parse_i64(parts[1], istep) && parse_i64(parts[2], ihi);
-  // Integer ranges are counted in integers (exact beyond 2^53), others with a relative slack
-  // so that 0.45:0.05:0.6 includes 0.6.
-  const double count = integral ? static_cast<double>((static_cast<std::uint64_t>(ihi) -
-                                                       static_cast<std::uint64_t>(ilo)) /
-                                                          static_cast<std::uint64_t>(istep) +
-                                                      1)
-                                : std::floor((hi - lo) / step * (1 + 1e-12) + 1e-9) + 1;
-  if (count > 100000)
-    throw InvalidArgument("sweep key '" + key + "': range '" + text +
-                          "' has more than 100000 points");
+  if (parse_i64(parts[0], ilo) && parse_i64(parts[1], istep) && parse_i64(parts[2], ihi)) {
+    if (istep <= 0 || ihi < ilo) throw bad_range();
+    // hi - lo fits in uint64; point i is lo + i·step <= hi, computed modulo 2^64 (exact).
+    const std::uint64_t span = static_cast<std::uint64_t>(ihi) - static_cast<std::uint64_t>(ilo);
+    const std::uint64_t last = span / static_cast<std::uint64_t>(istep);
+    if (last >= kMaxPoints) throw too_many();
+    for (std::uint64_t i = 0; i <= last; ++i)
+      out.push_back(std::to_string(static_cast<std::int64_t>(
+          static_cast<std::uint64_t>(ilo) + i * static_cast<std::uint64_t>(istep))));
+    return true;
+  }
+  if (!(step > 0) || hi < lo) throw bad_range();
+  const double count = std::floor((hi - lo) / step * (1 + 1e-12) + 1e-9) + 1;
+  if (!(count <= static_cast<double>(kMaxPoints))) throw too_many();
   for (std::int64_t i = 0; i < static_cast<std::int64_t>(count); ++i)
-    out.push_back(integral ? std::to_string(ilo + i * istep)
-                           : format_point(lo + static_cast<double>(i) * step));
+    out.push_back(format_point(lo + static_cast<double>(i) * step));
   return true;
 }
 
@@ -374,7 +388,8 @@ ExperimentSpec ExperimentSpec::parse(const std::string& text, const std::string&
   if (!keys.seed) throw fail("missing required key 'seed'");
   spec.trials = *keys.trials;
   spec.seed = *keys.seed;
-  if (spec.cell_count() > 100000) throw fail("the sweep has more than 100000 cells");
+  if (spec.cell_count() > kMaxCells)
+    throw fail("the sweep has more than " + std::to_string(kMaxCells) + " cells");
   return spec;
 }
 
@@ -419,11 +434,15 @@ CellConfig CellConfig::load(const std::filesystem::path& path) {
 
 std::size_t ExperimentSpec::cell_count() const {
   std::size_t k = 1;
-  for (const auto& axis : sweep) k *= axis.values.size();
+  for (const auto& axis : sweep)
+    if (__builtin_mul_overflow(k, axis.values.size(), &k)) return SIZE_MAX;
   return k;
 }
 
 std::vector<CellSpec> ExperimentSpec::cells() const {
+  if (cell_count() > kMaxCells)
+    throw InvalidArgument("spec '" + name + "': the sweep has more than " +
+                          std::to_string(kMaxCells) + " cells");
   std::vector<CellSpec> cells{base};
   for (const auto& axis : sweep) {
     const auto dot = axis.key.find('.');
