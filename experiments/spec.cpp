@@ -356,17 +356,17 @@ ExperimentSpec ExperimentSpec::parse(const std::string& text, const std::string&
     } else if (e.section.empty()) {
       throw fail("unknown key '" + e.key + "'");
     } else if (e.section == "sweep") {
-      const std::string& name = e.name;
-      const auto axis_dot = name.find('.');
-      const std::string component = name.substr(0, axis_dot);
+      const std::string& axis_key = e.name;
+      const auto axis_dot = axis_key.find('.');
+      const std::string component = axis_key.substr(0, axis_dot);
       if (!is_component(component) ||
-          (axis_dot != std::string::npos && axis_dot + 1 == name.size()))
-        throw fail("unknown sweep key '" + name +
+          (axis_dot != std::string::npos && axis_dot + 1 == axis_key.size()))
+        throw fail("unknown sweep key '" + axis_key +
                    "' (expected game, scheme, attack or game.KEY, scheme.KEY, attack.KEY)");
       SweepAxis axis;
-      axis.key = name;
+      axis.key = axis_key;
       try {
-        axis.values = axis_values(name, e.value);
+        axis.values = axis_values(axis_key, e.value);
       } catch (const InvalidArgument& error) {
         throw fail(error.what());
       }
@@ -405,10 +405,10 @@ CellConfig CellConfig::parse(const std::string& text, const std::string& origin)
         throw fail("key 'first-trial' must be a non-negative integer, got '" + e.value + "'");
       config.first_trial = first;
     } else if (e.key == "threads") {
-      std::uint64_t threads = 0;
-      if (!parse_u64(e.value, threads) || threads < 1 || threads > 1024)
+      std::uint64_t thread_count = 0;
+      if (!parse_u64(e.value, thread_count) || thread_count < 1 || thread_count > 1024)
         throw fail("key 'threads' must be an integer in [1, 1024], got '" + e.value + "'");
-      config.threads = static_cast<int>(threads);
+      config.threads = static_cast<int>(thread_count);
     } else if (e.key == "out") {
       config.out = e.value;
     } else if (e.section.empty()) {
