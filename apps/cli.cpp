@@ -4,6 +4,7 @@
 
 #include <exception>
 #include <iostream>
+#include <map>
 
 #include "core/errors.h"
 
@@ -60,9 +61,69 @@ experiments::Shard shard_option(const po::variables_map& vm) {
   return shard;
 }
 
+namespace {
+
+// Boost.Program_options (1.74) formats an option error by replacing each %name% placeholder of its
+// template until none is left, so a value holding its own placeholder ("--%canonical_option%",
+// "--alpha=%value%") never ends, and one holding another's is mangled. Errors whose values hold a
+// '%' are formatted here in one pass instead: the template's placeholders are replaced once and
+// the inserted text is never scanned again.
+class OptionMessage : public po::error_with_option_name {
+ public:
+  explicit OptionMessage(const po::error_with_option_name& e)
+      : po::error_with_option_name(e), values_(m_substitutions) {
+    values_["canonical_option"] = get_canonical_option_name();
+    values_["prefix"] = get_canonical_option_prefix();
+  }
+
+  [[nodiscard]] bool holds_percent() const {
+    for (const auto& [name, value] : values_)
+      if (value.find('%') != std::string::npos) return true;
+    return false;
+  }
+
+  [[nodiscard]] std::string one_pass() const {
+    const auto& values = values_;
+    std::string pattern = m_error_template;
+    for (const auto& [name, from_to] : m_substitution_defaults) {  // Boost's fallbacks, once each
+      const auto it = values.find(name);
+      if (it != values.end() && !it->second.empty()) continue;
+      if (const auto at = pattern.find(from_to.first); at != std::string::npos)
+        pattern.replace(at, from_to.first.size(), from_to.second);
+    }
+    std::string out;
+    for (std::size_t i = 0; i < pattern.size();) {
+      const std::size_t end = pattern[i] == '%' ? pattern.find('%', i + 1) : std::string::npos;
+      const auto it =
+          end == std::string::npos ? values.end() : values.find(pattern.substr(i + 1, end - i - 1));
+      if (it == values.end()) {
+        out += pattern[i++];
+      } else {
+        out += it->second;
+        i = end + 1;
+      }
+    }
+    return out;
+  }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+// Boost's message (which terminates when no value holds a '%'), else the one-pass one.
+std::string option_error_message(const po::error_with_option_name& e) {
+  const OptionMessage message(e);
+  return message.holds_percent() ? message.one_pass() : e.what();
+}
+
+}  // namespace
+
 int run_and_translate(const std::function<int()>& command) {
   try {
     return command();
+  } catch (const po::error_with_option_name& e) {
+    std::cerr << "wrsec: error: " << option_error_message(e) << '\n';
+    return kExitBadInput;
   } catch (const po::error& e) {
     std::cerr << "wrsec: error: " << e.what() << '\n';
     return kExitBadInput;

@@ -47,6 +47,12 @@ if(WRSEC_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
   add_link_options(-fsanitize=address,undefined)
 endif()
+# libFuzzer's coverage instrumentation (clang) on all code, so the harnesses (fuzz/, linked with
+# -fsanitize=fuzzer) see the edges of the libraries they call; other executables get the
+# sanitizer runtime's no-op coverage hooks.
+if(WRSEC_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
 
 # wrsec_add_library(<folder> SOURCES ... DEPS ... PRIVATE_DEPS ...): the one library target of a
 # code folder, a shared library named wrsec_<folder> with alias wrsec::<folder> (exported as

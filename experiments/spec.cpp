@@ -5,6 +5,8 @@
 #include <boost/program_options.hpp>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -75,7 +77,14 @@ std::string format_point(double x) {
   return out.str();
 }
 
+// Largest number of points of one range and of cells of one spec.
+constexpr std::uint64_t kMaxPoints = 100000;
+constexpr std::size_t kMaxCells = 100000;
+
 // Expands "lo:step:hi" when all three parts are numbers; returns false for any other text.
+// Integer ranges (all three parts integers) are checked, counted and stepped in integers, so
+// they are exact over the whole int64 range; others in double, with a relative slack so that
+// 0.45:0.05:0.6 includes 0.6.
 bool expand_range(const std::string& key, const std::string& text, std::vector<std::string>& out) {
   std::vector<std::string> parts;
   std::stringstream in(text);
@@ -84,25 +93,31 @@ bool expand_range(const std::string& key, const std::string& text, std::vector<s
   double lo = 0, step = 0, hi = 0;
   if (!parse_double(parts[0], lo) || !parse_double(parts[1], step) || !parse_double(parts[2], hi))
     return false;
-  if (!(step > 0) || hi < lo)
-    throw InvalidArgument("sweep key '" + key + "': bad range '" + text +
-                          "' (lo:step:hi needs step > 0 and lo <= hi)");
+  const auto bad_range = [&] {
+    return InvalidArgument("sweep key '" + key + "': bad range '" + text +
+                           "' (lo:step:hi needs step > 0 and lo <= hi)");
+  };
+  const auto too_many = [&] {
+    return InvalidArgument("sweep key '" + key + "': range '" + text + "' has more than " +
+                           std::to_string(kMaxPoints) + " points");
+  };
   std::int64_t ilo = 0, istep = 0, ihi = 0;
-  const bool integral =
-      parse_i64(parts[0], ilo) && parse_i64(parts[1], istep) && parse_i64(parts[2], ihi);
-  // Integer ranges are counted in integers (exact beyond 2^53), others with a relative slack
-  // so that 0.45:0.05:0.6 includes 0.6.
-  const double count = integral ? static_cast<double>((static_cast<std::uint64_t>(ihi) -
-                                                       static_cast<std::uint64_t>(ilo)) /
-                                                          static_cast<std::uint64_t>(istep) +
-                                                      1)
-                                : std::floor((hi - lo) / step * (1 + 1e-12) + 1e-9) + 1;
-  if (count > 100000)
-    throw InvalidArgument("sweep key '" + key + "': range '" + text +
-                          "' has more than 100000 points");
+  if (parse_i64(parts[0], ilo) && parse_i64(parts[1], istep) && parse_i64(parts[2], ihi)) {
+    if (istep <= 0 || ihi < ilo) throw bad_range();
+    // hi - lo fits in uint64; point i is lo + i·step <= hi, computed modulo 2^64 (exact).
+    const std::uint64_t span = static_cast<std::uint64_t>(ihi) - static_cast<std::uint64_t>(ilo);
+    const std::uint64_t last = span / static_cast<std::uint64_t>(istep);
+    if (last >= kMaxPoints) throw too_many();
+    for (std::uint64_t i = 0; i <= last; ++i)
+      out.push_back(std::to_string(static_cast<std::int64_t>(
+          static_cast<std::uint64_t>(ilo) + i * static_cast<std::uint64_t>(istep))));
+    return true;
+  }
+  if (!(step > 0) || hi < lo) throw bad_range();
+  const double count = std::floor((hi - lo) / step * (1 + 1e-12) + 1e-9) + 1;
+  if (!(count <= static_cast<double>(kMaxPoints))) throw too_many();
   for (std::int64_t i = 0; i < static_cast<std::int64_t>(count); ++i)
-    out.push_back(integral ? std::to_string(ilo + i * istep)
-                           : format_point(lo + static_cast<double>(i) * step));
+    out.push_back(format_point(lo + static_cast<double>(i) * step));
   return true;
 }
 
@@ -146,17 +161,58 @@ struct Entry {
   std::string value;    // trimmed, never empty
 };
 
+// The text of a line in an error message: control bytes as \xNN.
+std::string printable(const std::string& line) {
+  std::string out;
+  for (const char c : line) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// The line grammar of Boost.Program_options' config files, checked before Boost parses the text:
+// after cutting a '#' comment and trimming, a line is empty, "[section]" or "name = value".
+// Boost's own error is never formatted: Boost 1.74 loops forever formatting one whose line
+// contains its placeholder "%invalid_line%". "[]" is refused here too (Boost reads the last
+// character of the empty section name).
+void check_lines(const std::string& text, const Fail& fail) {
+  std::istringstream in(text);
+  std::size_t number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++number;
+    if (const auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    line = trim(line);
+    if (line.empty()) continue;
+    if (line.front() == '[' && line.back() == ']') {
+      if (line.size() == 2) throw fail("line " + std::to_string(number) + ": empty section name");
+      continue;
+    }
+    if (line.find('=') == std::string::npos)
+      throw fail("line " + std::to_string(number) + " is neither 'key = value' nor '[section]': '" +
+                 printable(line) + "'");
+  }
+}
+
 // Calls visit(entry) for each line of an INI text in file order, after checking that its key was
 // not given before and has one non-empty value.
 template <class Visit>
 void for_each_entry(const std::string& text, const Fail& fail, const Visit& visit) {
+  check_lines(text, fail);
   std::istringstream in(text);
   po::options_description none;
   po::parsed_options parsed(&none);
   try {
     parsed = po::parse_config_file(in, none, /*allow_unregistered=*/true);
-  } catch (const po::error& e) {
-    throw fail(e.what());
+  } catch (const po::error&) {
+    // Not reached after check_lines; what() is never called (see check_lines).
+    throw fail("not an INI file of 'key = value' lines and [section] headers");
   }
   std::set<std::string> seen;
   for (const auto& option : parsed.options) {
@@ -300,17 +356,17 @@ ExperimentSpec ExperimentSpec::parse(const std::string& text, const std::string&
     } else if (e.section.empty()) {
       throw fail("unknown key '" + e.key + "'");
     } else if (e.section == "sweep") {
-      const std::string& name = e.name;
-      const auto axis_dot = name.find('.');
-      const std::string component = name.substr(0, axis_dot);
+      const std::string& axis_key = e.name;
+      const auto axis_dot = axis_key.find('.');
+      const std::string component = axis_key.substr(0, axis_dot);
       if (!is_component(component) ||
-          (axis_dot != std::string::npos && axis_dot + 1 == name.size()))
-        throw fail("unknown sweep key '" + name +
+          (axis_dot != std::string::npos && axis_dot + 1 == axis_key.size()))
+        throw fail("unknown sweep key '" + axis_key +
                    "' (expected game, scheme, attack or game.KEY, scheme.KEY, attack.KEY)");
       SweepAxis axis;
-      axis.key = name;
+      axis.key = axis_key;
       try {
-        axis.values = axis_values(name, e.value);
+        axis.values = axis_values(axis_key, e.value);
       } catch (const InvalidArgument& error) {
         throw fail(error.what());
       }
@@ -332,7 +388,8 @@ ExperimentSpec ExperimentSpec::parse(const std::string& text, const std::string&
   if (!keys.seed) throw fail("missing required key 'seed'");
   spec.trials = *keys.trials;
   spec.seed = *keys.seed;
-  if (spec.cell_count() > 100000) throw fail("the sweep has more than 100000 cells");
+  if (spec.cell_count() > kMaxCells)
+    throw fail("the sweep has more than " + std::to_string(kMaxCells) + " cells");
   return spec;
 }
 
@@ -348,10 +405,10 @@ CellConfig CellConfig::parse(const std::string& text, const std::string& origin)
         throw fail("key 'first-trial' must be a non-negative integer, got '" + e.value + "'");
       config.first_trial = first;
     } else if (e.key == "threads") {
-      std::uint64_t threads = 0;
-      if (!parse_u64(e.value, threads) || threads < 1 || threads > 1024)
+      std::uint64_t thread_count = 0;
+      if (!parse_u64(e.value, thread_count) || thread_count < 1 || thread_count > 1024)
         throw fail("key 'threads' must be an integer in [1, 1024], got '" + e.value + "'");
-      config.threads = static_cast<int>(threads);
+      config.threads = static_cast<int>(thread_count);
     } else if (e.key == "out") {
       config.out = e.value;
     } else if (e.section.empty()) {
@@ -377,11 +434,15 @@ CellConfig CellConfig::load(const std::filesystem::path& path) {
 
 std::size_t ExperimentSpec::cell_count() const {
   std::size_t k = 1;
-  for (const auto& axis : sweep) k *= axis.values.size();
+  for (const auto& axis : sweep)
+    if (__builtin_mul_overflow(k, axis.values.size(), &k)) return SIZE_MAX;
   return k;
 }
 
 std::vector<CellSpec> ExperimentSpec::cells() const {
+  if (cell_count() > kMaxCells)
+    throw InvalidArgument("spec '" + name + "': the sweep has more than " +
+                          std::to_string(kMaxCells) + " cells");
   std::vector<CellSpec> cells{base};
   for (const auto& axis : sweep) {
     const auto dot = axis.key.find('.');

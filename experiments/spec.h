@@ -21,8 +21,10 @@
 //   attack = quantize, quantize(bits=4 granularity=channel), prune(rate=0.5)
 //
 // An axis named game, scheme or attack sweeps the component id; "id(k=v k=v)" adds parameters
-// for that value (overriding the component's section for that key). Unknown keys, missing
-// required keys and bad values or ranges are rejected with an InvalidArgument naming the key.
+// for that value (overriding the component's section for that key). A range whose three parts
+// are integers is exact over all of int64. Unknown keys, missing required keys, bad values or
+// ranges, more than 100000 points in a range or cells in the grid are rejected with an
+// InvalidArgument naming the key; a line that is not "key = value" or "[section]", by number.
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -62,8 +64,10 @@ struct ExperimentSpec {
   // Reads and parses a file; InvalidArgument if it cannot be read.
   static ExperimentSpec load(const std::filesystem::path& path);
 
-  // The cells of the grid, in order (one cell when there is no axis).
+  // The cells of the grid, in order (one cell when there is no axis); InvalidArgument for more
+  // than 100000 cells (a parsed spec has at most that many).
   [[nodiscard]] std::vector<CellSpec> cells() const;
+  // The product of the axes' sizes, saturated at SIZE_MAX.
   [[nodiscard]] std::size_t cell_count() const;
   // The error level of each cell's bounds before any early-stopping spend: alpha / K under
   // Bonferroni over the K cells, alpha without correction.

@@ -19,10 +19,22 @@ namespace {
 constexpr std::uint32_t kImagesMagic = 0x00000803;
 constexpr std::uint32_t kLabelsMagic = 0x00000801;
 
+// Largest payload (pixels or labels) an IDX file may declare: 2 GiB, 40 times Fashion-MNIST's
+// training images.
+constexpr std::uint64_t kMaxIdxPayload = std::uint64_t{1} << 31;
+// Deflate never expands more than 1032:1 (a 258-byte match in at most 2 bits), so a gzip file of
+// n bytes holds at most 1032·n bytes of data.
+constexpr std::uint64_t kMaxDeflateRatio = 1032;
+
 // gzip (or plain, which zlib reads transparently) file opened for reading.
 class GzFile {
  public:
   explicit GzFile(const std::filesystem::path& path) : path_(path) {
+    // The size bounds what the header may declare; only a regular file has one (and opening a
+    // FIFO would block).
+    std::error_code ec;
+    size_ = std::filesystem::file_size(path, ec);
+    if (ec) throw RuntimeError("cannot open IDX file " + path.string() + ": " + ec.message());
     file_ = gzopen(path.c_str(), "rb");
     if (!file_) throw RuntimeError("cannot open IDX file " + path.string());
     gzbuffer(file_, 1 << 20);
@@ -56,6 +68,27 @@ class GzFile {
                             ")");
   }
 
+  // Checks, before anything is allocated, that the header's declared payload (`what`: "pixels",
+  // "labels") of `bytes` bytes after a header of `header` bytes fits the file: a plain file must
+  // hold exactly that much, a gzip file at most its size times the deflate limit, and neither more
+  // than kMaxIdxPayload.
+  void check_declared(std::uint64_t bytes, std::uint64_t header, const char* what) const {
+    const std::string declares =
+        "IDX file " + path_.string() + " declares " + std::to_string(bytes) + " bytes of " + what;
+    if (bytes > kMaxIdxPayload)
+      throw InvalidArgument(declares + ", more than the limit of " +
+                            std::to_string(kMaxIdxPayload));
+    if (gzdirect(file_) != 0) {
+      const std::uint64_t holds = size_ >= header ? size_ - header : 0;
+      if (bytes != holds)
+        throw InvalidArgument(declares + " but holds " + std::to_string(holds) +
+                              (bytes > holds ? " (truncated)" : " (data after the declared size)"));
+    } else if (bytes / kMaxDeflateRatio > size_) {
+      throw InvalidArgument(declares + ", more than its " + std::to_string(size_) +
+                            " compressed bytes can hold (truncated?)");
+    }
+  }
+
   void expect_end() {
     unsigned char extra;
     if (read(&extra, 1) != 0)
@@ -65,6 +98,7 @@ class GzFile {
  private:
   std::filesystem::path path_;
   gzFile file_;
+  std::uintmax_t size_ = 0;  // bytes in the file (compressed, for gzip)
 };
 
 std::uint32_t big_endian_u32(const unsigned char* p) {
@@ -116,6 +150,7 @@ Matrix read_idx_images(const std::filesystem::path& path) {
                           std::to_string(count) + " x " + std::to_string(rows) + " x " +
                           std::to_string(cols));
   const std::size_t pixels = std::size_t{rows} * cols;
+  f.check_declared(std::uint64_t{count} * pixels, 16, "pixels");
   std::vector<unsigned char> raw(std::size_t{count} * pixels);
   f.read_exact(raw.data(), raw.size(), "the pixels");
   f.expect_end();
@@ -136,6 +171,7 @@ Labels read_idx_labels(const std::filesystem::path& path) {
   if (count > (1u << 26))
     throw InvalidArgument("IDX file " + path.string() + " declares " + std::to_string(count) +
                           " labels");
+  f.check_declared(count, 8, "labels");
   std::vector<unsigned char> raw(count);
   f.read_exact(raw.data(), raw.size(), "the labels");
   f.expect_end();

@@ -35,8 +35,11 @@ inline constexpr const char* kFashionMnistDefaultDir = "/usr/share/datasets/fash
 // dir if non-empty, else $WRSEC_FASHION_MNIST_DIR if set and non-empty, else the Debian path.
 [[nodiscard]] std::filesystem::path fashion_mnist_dir(const std::filesystem::path& dir = {});
 
-// Raw IDX readers. RuntimeError if the file cannot be opened or read; InvalidArgument if it is
-// malformed (magic, dimensions, truncated or trailing data, corrupt gzip stream).
+// Raw IDX readers. RuntimeError if the file cannot be opened or read (or is not a regular file);
+// InvalidArgument if it is malformed (magic, dimensions, truncated or trailing data, corrupt gzip
+// stream). The size the header declares is checked against the file's size before anything is
+// allocated: a plain file must hold exactly that much, a gzip file at most 1032 times its size
+// (deflate's limit), and no file more than 2 GiB of pixels or labels.
 Matrix read_idx_images(const std::filesystem::path& path);
 Labels read_idx_labels(const std::filesystem::path& path);
 // Images and labels of one part; InvalidArgument when their counts differ or a label is > 9.

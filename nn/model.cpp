@@ -307,7 +307,13 @@ Model Model::from_safetensors(const std::filesystem::path& path) {
 
 Model Model::from_safetensors(const std::filesystem::path& path,
                               std::map<std::string, std::string>* metadata) {
-  SafetensorsFile file = read_safetensors(path);
+  return from_safetensors(SafetensorsView(path), metadata);
+}
+
+Model Model::from_safetensors(const SafetensorsView& view,
+                              std::map<std::string, std::string>* metadata) {
+  const std::filesystem::path& path = view.path();
+  SafetensorsFile file = read_safetensors(view);
   const auto it = file.metadata.find("wrsec.architecture");
   if (it == file.metadata.end())
     throw InvalidArgument(path.string() + " has no metadata key wrsec.architecture");

@@ -21,6 +21,8 @@
 
 namespace wrsec::nn {
 
+class SafetensorsView;  // nn/safetensors.h
+
 struct Architecture {
   enum class Kind { mlp, swiglu };
   Kind kind = Kind::mlp;
@@ -93,6 +95,9 @@ class Model {
   static Model from_safetensors(const std::filesystem::path& path);
   static Model from_safetensors(const std::filesystem::path& path,
                                 std::map<std::string, std::string>* metadata);
+  // The same from an open view (a mapped file or bytes in memory).
+  static Model from_safetensors(const SafetensorsView& view,
+                                std::map<std::string, std::string>* metadata = nullptr);
 };
 
 }  // namespace wrsec::nn

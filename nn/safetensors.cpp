@@ -498,43 +498,65 @@ SafetensorsView::SafetensorsView(const std::filesystem::path& path) : path_(path
     fail_io("cannot map safetensors file", path);
   }
   data_ = static_cast<const unsigned char*>(map);
-
+  mapped_ = true;
   try {
-    const auto header_size = load_le<std::uint64_t>(data_);
-    if (header_size > kSafetensorsMaxHeaderSize)
-      fail(path, "header size " + std::to_string(header_size) + " exceeds the limit of " +
-                     std::to_string(kSafetensorsMaxHeaderSize) + " bytes");
-    if (header_size > size_ - 8)
-      fail(path, "header size " + std::to_string(header_size) + " runs past the end of the file (" +
-                     std::to_string(size_) + " bytes; truncated?)");
-    buffer_offset_ = 8 + header_size;
-    const auto* text = reinterpret_cast<const char*>(data_ + 8);
-    // nlohmann's lexer would stop at a NUL as if the input ended there; JSON never contains one.
-    if (std::memchr(text, 0, header_size) != nullptr)
-      fail(path, "header is not valid JSON: it contains a NUL byte");
-    const nlohmann::json header = parse_json_header(path, text, text + header_size);
-    for (const auto& [name, entry] : header.items()) {
-      if (name == kMetadataKey) {
-        parse_metadata(path, entry, metadata_);
-      } else {
-        infos_.emplace(name, parse_entry(path, name, entry));
-      }
-    }
-    check_layout(path, infos_, size_ - buffer_offset_);
+    parse();
   } catch (...) {
     unmap();
     throw;
   }
 }
 
+SafetensorsView SafetensorsView::from_bytes(std::span<const unsigned char> bytes,
+                                            const std::string& name) {
+  SafetensorsView view;
+  view.path_ = name;
+  view.owned_.assign(bytes.begin(), bytes.end());
+  view.data_ = view.owned_.data();
+  view.size_ = view.owned_.size();
+  if (view.size_ < 8)
+    fail(view.path_,
+         "file is " + std::to_string(view.size_) + " bytes, shorter than the 8-byte header size");
+  view.parse();
+  return view;
+}
+
+void SafetensorsView::parse() {
+  const std::filesystem::path& path = path_;
+  const auto header_size = load_le<std::uint64_t>(data_);
+  if (header_size > kSafetensorsMaxHeaderSize)
+    fail(path, "header size " + std::to_string(header_size) + " exceeds the limit of " +
+                   std::to_string(kSafetensorsMaxHeaderSize) + " bytes");
+  if (header_size > size_ - 8)
+    fail(path, "header size " + std::to_string(header_size) + " runs past the end of the file (" +
+                   std::to_string(size_) + " bytes; truncated?)");
+  buffer_offset_ = 8 + header_size;
+  const auto* text = reinterpret_cast<const char*>(data_ + 8);
+  // nlohmann's lexer would stop at a NUL as if the input ended there; JSON never contains one.
+  if (std::memchr(text, 0, header_size) != nullptr)
+    fail(path, "header is not valid JSON: it contains a NUL byte");
+  const nlohmann::json header = parse_json_header(path, text, text + header_size);
+  for (const auto& [name, entry] : header.items()) {
+    if (name == kMetadataKey) {
+      parse_metadata(path, entry, metadata_);
+    } else {
+      infos_.emplace(name, parse_entry(path, name, entry));
+    }
+  }
+  check_layout(path, infos_, size_ - buffer_offset_);
+}
+
 SafetensorsView::~SafetensorsView() {
   unmap();
 }
 
+// A vector's move keeps its buffer, so data_ stays valid for a view over owned bytes.
 SafetensorsView::SafetensorsView(SafetensorsView&& other) noexcept
     : path_(std::move(other.path_)),
+      owned_(std::move(other.owned_)),
       data_(std::exchange(other.data_, nullptr)),
       size_(std::exchange(other.size_, 0)),
+      mapped_(std::exchange(other.mapped_, false)),
       buffer_offset_(std::exchange(other.buffer_offset_, 0)),
       infos_(std::move(other.infos_)),
       metadata_(std::move(other.metadata_)) {}
@@ -543,8 +565,10 @@ SafetensorsView& SafetensorsView::operator=(SafetensorsView&& other) noexcept {
   if (this != &other) {
     unmap();
     path_ = std::move(other.path_);
+    owned_ = std::move(other.owned_);
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
+    mapped_ = std::exchange(other.mapped_, false);
     buffer_offset_ = std::exchange(other.buffer_offset_, 0);
     infos_ = std::move(other.infos_);
     metadata_ = std::move(other.metadata_);
@@ -553,8 +577,10 @@ SafetensorsView& SafetensorsView::operator=(SafetensorsView&& other) noexcept {
 }
 
 void SafetensorsView::unmap() noexcept {
-  if (data_ != nullptr) ::munmap(const_cast<unsigned char*>(data_), size_);
+  if (data_ != nullptr && mapped_) ::munmap(const_cast<unsigned char*>(data_), size_);
   data_ = nullptr;
+  mapped_ = false;
+  owned_.clear();
 }
 
 std::vector<std::string> SafetensorsView::names() const {
@@ -579,7 +605,10 @@ Tensor SafetensorsView::load(const std::string& name) const {
 }
 
 SafetensorsFile read_safetensors(const std::filesystem::path& path) {
-  const SafetensorsView view(path);
+  return read_safetensors(SafetensorsView(path));
+}
+
+SafetensorsFile read_safetensors(const SafetensorsView& view) {
   SafetensorsFile file;
   file.metadata = view.metadata();
   for (const auto& name : view.names()) file.tensors.emplace(name, view.load(name));

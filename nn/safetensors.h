@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,8 @@ struct TensorInfo {
 class SafetensorsView {
  public:
   explicit SafetensorsView(const std::filesystem::path& path);
+  // The same over bytes in memory (copied); `name` stands for the path in messages and path().
+  static SafetensorsView from_bytes(std::span<const unsigned char> bytes, const std::string& name);
   ~SafetensorsView();
   SafetensorsView(const SafetensorsView&) = delete;
   SafetensorsView& operator=(const SafetensorsView&) = delete;
@@ -100,14 +103,21 @@ class SafetensorsView {
   [[nodiscard]] Tensor load(const std::string& name) const;
 
  private:
+  SafetensorsView() = default;
+  void parse();  // header and layout of data_[0, size_)
   void unmap() noexcept;
 
   std::filesystem::path path_;
+  std::vector<unsigned char> owned_;  // from_bytes: the bytes; empty for a mapped file
   const unsigned char* data_ = nullptr;
   std::uint64_t size_ = 0;
+  bool mapped_ = false;
   std::uint64_t buffer_offset_ = 0;
   std::map<std::string, TensorInfo> infos_;
   std::map<std::string, std::string> metadata_;
 };
+
+// Every tensor of a view, converted to float32.
+SafetensorsFile read_safetensors(const SafetensorsView& view);
 
 }  // namespace wrsec::nn

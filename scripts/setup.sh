@@ -3,6 +3,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git clang-format
+  clang libclang-rt-14-dev libomp-dev  # the asan-ubsan preset: clang, its sanitizer and libFuzzer runtimes, OpenMP
   libntl-dev libgmp-dev libmpfr-dev libeigen3-dev
   libboost-dev libboost-program-options-dev librandom123-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev

@@ -2,7 +2,8 @@
 # The test command: installs what is missing, then configure → build → test with warnings as
 # errors and MPI (workflow preset "ci": every label), the plug-in example against the installed
 # package, the paper's small reproduction (every claim of paper/claims.json checked on a fresh
-# run) and its PDF, then the unit tests under ASan+UBSan.
+# run) and its PDF, then the unit tests under ASan+UBSan (clang) and the fuzz harnesses for a few
+# seconds each.
 # Each step prints its wall time, and the total at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,4 +28,6 @@ step "paper reproduction (small)" env WRSEC_ZOO_CACHE="$PWD/build/ci/tests/zoo-c
 step "paper PDF" bash -c "cd paper && latexmk -outdir=../build/paper wrsec.tex"
 echo "paper: build/paper/wrsec.pdf"
 step "build and test (asan-ubsan preset)" cmake --workflow --preset asan-ubsan
+# The same clang ASan+UBSan build runs each libFuzzer harness for a fixed time on its seed corpus.
+step "fuzz harnesses (fuzz preset)" cmake --workflow --preset fuzz
 echo "test.sh: all steps passed in $((SECONDS - start)) s" >&2

@@ -21,8 +21,9 @@ struct Result {
   std::string out;  // stdout and stderr together
 };
 
-Result run(const std::string& args) {
-  const std::string cmd = std::string(WRSEC_BINARY) + " " + args + " 2>&1";
+// `prefix` goes before the binary (e.g. "timeout 20").
+Result run(const std::string& args, const std::string& prefix = "") {
+  const std::string cmd = prefix + " " + std::string(WRSEC_BINARY) + " " + args + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   EXPECT_NE(pipe, nullptr);
   std::string out;
@@ -71,6 +72,26 @@ TEST_F(Cli, RunPrintsEstimateBoundConventionAndWritesJson) {
   EXPECT_FALSE(std::getline(in, line));
   // Only the result file, no temporary.
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
+}
+
+// Regression (issue 16): Boost.Program_options 1.74 formats an option error by replacing each
+// %placeholder% until none is left, so an argument holding its own placeholder hung wrsec (with
+// the text of another one, the message was mangled). `timeout` exits 124 on a hang.
+TEST_F(Cli, OptionErrorsAboutArgumentsHoldingBoostPlaceholdersEnd) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"run --%canonical_option%", "unrecognised option '--%canonical_option%'"},
+      {"run --x%option%", "unrecognised option '--x%option%'"},
+      {"run --game bernoulli_ind --attack coin_flip --alpha=%value%",
+       "the argument ('%value%') for option '--alpha' is invalid"},
+      {"run --game bernoulli_ind --attack coin_flip --alpha=x",
+       "the argument ('x') for option '--alpha' is invalid"}};  // Boost's own message
+  for (const auto& [args, message] : cases) {
+    const auto r = run(args, "timeout 20");
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.out.substr(0, 500);
+    EXPECT_NE(r.out.find("wrsec: error: " + message + "\n"), std::string::npos)
+        << args << "\n"
+        << r.out.substr(0, 500);
+  }
 }
 
 TEST_F(Cli, SameSeedSameCountsAcrossThreadCounts) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -40,6 +41,26 @@ Bytes idx_labels(std::uint32_t count, std::uint32_t magic = 0x801) {
   for (std::uint32_t i = 0; i < count; ++i) b.push_back(static_cast<unsigned char>(i % 10));
   return b;
 }
+
+// Runs `statement` in a child process (a death test) that must end within `seconds` by throwing
+// InvalidArgument whose message matches `regex`; an allocation the size of a header's claim, a
+// std::bad_alloc or a sanitizer report fails it.
+#define EXPECT_QUICK_INVALID_ARGUMENT(statement, seconds, regex)   \
+  EXPECT_EXIT(                                                     \
+      {                                                            \
+        ::alarm(seconds);                                          \
+        try {                                                      \
+          statement;                                               \
+        } catch (const InvalidArgument& e) {                       \
+          std::fprintf(stderr, "InvalidArgument: %s\n", e.what()); \
+          std::_Exit(0);                                           \
+        } catch (const std::exception& e) {                        \
+          std::fprintf(stderr, "other exception: %s\n", e.what()); \
+          std::_Exit(1);                                           \
+        }                                                          \
+        std::_Exit(2);                                             \
+      },                                                           \
+      ::testing::ExitedWithCode(0), regex)
 
 class IdxTest : public ::testing::Test {
  protected:
@@ -112,6 +133,47 @@ TEST_F(IdxTest, RejectsTruncatedAndOversizedFiles) {
   Bytes gz((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   gz.resize(gz.size() / 2);
   EXPECT_THROW((void)read_idx_images(write_raw("cut.gz", gz)), InvalidArgument);
+}
+
+// Regression (fuzzing, issue 16): the readers allocated whatever the header declared before
+// reading. A 16-byte file declaring 2^26 images of 4096 x 4096 asked for 2^50 bytes
+// (std::bad_alloc, or a sanitizer abort); 1 GiB declared took 1 GiB and 17 s before "truncated"; 8
+// bytes of labels header allocated 64 MiB. The declared size is now checked against the file first.
+TEST_F(IdxTest, DeclaredImageSizeIsCheckedAgainstTheFileBeforeAllocating) {
+  Bytes huge;
+  put_u32(huge, 0x803);
+  put_u32(huge, 1u << 26);
+  put_u32(huge, 4096);
+  put_u32(huge, 4096);
+  const fs::path h = write_raw("huge", huge);
+  EXPECT_QUICK_INVALID_ARGUMENT((void)read_idx_images(h), 5, "declares [0-9]+ bytes of pixels");
+  Bytes gib;
+  put_u32(gib, 0x803);
+  put_u32(gib, 1u << 20);
+  put_u32(gib, 32);
+  put_u32(gib, 32);
+  const fs::path g = write_raw("gib", gib);
+  EXPECT_QUICK_INVALID_ARGUMENT((void)read_idx_images(g), 5,
+                                "declares 1073741824 bytes of pixels but holds 0");
+  // Compressed: a few dozen gzip bytes cannot hold 1 GiB.
+  const fs::path gz = write_gz("gib.gz", gib);
+  EXPECT_QUICK_INVALID_ARGUMENT((void)read_idx_images(gz), 5,
+                                "declares 1073741824 bytes of pixels, more than");
+}
+
+TEST_F(IdxTest, DeclaredLabelCountIsCheckedAgainstTheFileBeforeAllocating) {
+  Bytes lab;
+  put_u32(lab, 0x801);
+  put_u32(lab, 1u << 26);
+  EXPECT_QUICK_INVALID_ARGUMENT((void)read_idx_labels(write_raw("l", lab)), 5,
+                                "declares 67108864 bytes of labels but holds 0");
+  EXPECT_QUICK_INVALID_ARGUMENT((void)read_idx_labels(write_gz("l.gz", lab)), 5,
+                                "declares 67108864 bytes of labels, more than");
+  // Trailing bytes of a plain file are named as such before reading.
+  Bytes more = idx_labels(5);
+  more.push_back(1);
+  EXPECT_QUICK_INVALID_ARGUMENT((void)read_idx_labels(write_raw("m", more)), 5,
+                                "data after the declared size");
 }
 
 TEST_F(IdxTest, RejectsCountMismatchAndBadLabels) {

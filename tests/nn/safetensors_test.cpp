@@ -623,6 +623,40 @@ TEST_F(SafetensorsTest, MalformedFilesThrowInvalidArgumentNamingFileAndField) {
   }
 }
 
+// SafetensorsView::from_bytes reads bytes in memory as the constructor reads a file, and names
+// the given label where a file's messages name its path.
+TEST_F(SafetensorsTest, ViewOverBytesReadsAsTheFile) {
+  const fs::path path = dir_ / "m.safetensors";
+  write_safetensors(path,
+                    {{"a", make_tensor({2, 2}, {1, -2, 3.5f, 0})}, {"b", make_tensor({1}, {7})}},
+                    {{"k", "v"}}, DType::f16);
+  const std::string bytes = read_bytes(path);
+  const auto* first = reinterpret_cast<const unsigned char*>(bytes.data());
+  SafetensorsView view = SafetensorsView::from_bytes({first, bytes.size()}, "<memory>");
+  EXPECT_EQ(view.path(), fs::path("<memory>"));
+  EXPECT_EQ(view.file_size(), bytes.size());
+  const SafetensorsFile from_file = read_safetensors(path);
+  const SafetensorsFile from_bytes = read_safetensors(view);
+  EXPECT_EQ(from_bytes.tensors, from_file.tensors);
+  EXPECT_EQ(from_bytes.metadata, from_file.metadata);
+  SafetensorsView moved(std::move(view));  // the bytes move with the view
+  EXPECT_EQ(moved.load("a"), from_file.tensors.at("a"));
+  SafetensorsView assigned(path);
+  assigned = std::move(moved);
+  EXPECT_EQ(assigned.load("b"), from_file.tensors.at("b"));
+  for (const auto& c : malformed_cases()) {
+    try {
+      (void)SafetensorsView::from_bytes(
+          {reinterpret_cast<const unsigned char*>(c.bytes.data()), c.bytes.size()}, "<memory>");
+      ADD_FAILURE() << c.label << ": no exception";
+    } catch (const InvalidArgument& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(c.fragment), std::string::npos) << c.label << ": " << what;
+      EXPECT_NE(what.find("<memory>"), std::string::npos) << c.label << ": " << what;
+    }
+  }
+}
+
 TEST_F(SafetensorsTest, NullMetadataIsAccepted) {
   const fs::path path = dir_ / "null.safetensors";
   write_bytes(path, make_file(R"({"__metadata__":null})", ""));
