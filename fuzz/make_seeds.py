@@ -2,7 +2,10 @@
 """Writes the seed corpora of the fuzz harnesses (fuzz/corpus/<harness>/): a few small valid and
 near-valid inputs each. Deterministic; run from the repository root after changing it:
     python3 fuzz/make_seeds.py
-The spec seeds are copies of shipped specs (experiments/specs, studies/) plus hand-made ones."""
+The spec seeds are copies of shipped specs (experiments/specs, studies/) plus hand-made ones.
+The owner_record_fuzz seeds are not written here: they are records made by `wrsec mark` (each
+with its own fresh 512-bit key, so not reproducible byte for byte), hand edits of them, and one
+throwaway key file."""
 import gzip
 import hashlib
 import json
