@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "apps/commands.h"
+#include "core/temporaries.h"
 #include "experiments/communicator.h"
 #include "experiments/plugin.h"
 
@@ -79,6 +80,9 @@ std::vector<std::string> take_plugins(std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // SIGINT, SIGTERM, SIGHUP: the temporaries of unfinished outputs are removed, then the process
+  // dies of the signal.
+  wrsec::install_interrupt_cleanup();
   std::vector<std::string> all(argv + 1, argv + argc);
   std::vector<std::string> plugins;
   const int rc = wrsec::app::run_and_translate([&] {

@@ -50,6 +50,7 @@ AtomicFile::AtomicFile(std::filesystem::path target)
   fd_ = ::mkstemp(tmpl.data());
   if (fd_ < 0) fail_io("cannot write", target_);
   temp_ = tmpl;
+  registration_ = Temporary(temp_, Temporary::Kind::file);
 }
 
 AtomicFile::~AtomicFile() {
@@ -85,6 +86,7 @@ void AtomicFile::commit() {
   if (::rename(temp_.c_str(), resolved_.path.c_str()) != 0)
     fail_io("cannot rename the temporary file to", target_);
   committed_ = true;
+  registration_.release();
   // Make the rename durable; failure here does not undo a completed write.
   const int dir_fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd >= 0) {

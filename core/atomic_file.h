@@ -2,8 +2,9 @@
 // AtomicFile: the one writer of files wrsec produces. Where the target is a regular file or
 // nothing, writes go to a unique temporary beside it (mkstemp); commit() syncs it, renames it over
 // the target and syncs the directory, so readers see either the old file or the complete new one;
-// if commit() is never reached (an error, an exception), the destructor removes the temporary. A
-// replaced file keeps its permission bits (a new one gets 0644).
+// if commit() is never reached (an error, an exception), the destructor removes the temporary, and
+// an interrupted process removes it too (core/temporaries.h). A replaced file keeps its permission
+// bits (a new one gets 0644).
 //
 // Other targets follow the output rules of core/output_path.h: "-" and standard output or error
 // are written through their descriptor, a FIFO or character device is written through (no
@@ -13,6 +14,7 @@
 #include <string_view>
 
 #include "core/output_path.h"
+#include "core/temporaries.h"
 
 namespace wrsec {
 
@@ -38,6 +40,7 @@ class AtomicFile {
   OutputTarget resolved_;
   std::filesystem::path dir_;
   std::filesystem::path temp_;
+  Temporary registration_;
   unsigned mode_ = 0644;
   int fd_ = -1;
   bool committed_ = false;

@@ -1,16 +1,21 @@
 // End-to-end tests of the `wrsec` executable: output, exit codes, and no file left on error.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "tests/support/spawn.h"
 
 namespace {
 
@@ -149,6 +154,35 @@ TEST_F(Cli, UnwritableOutputFailsWithoutRunning) {
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("cannot write"), std::string::npos);
   EXPECT_TRUE(dir_is_empty());
+}
+
+// Whether dir holds an entry whose name starts with prefix.
+bool has_entry_starting(const fs::path& dir, const std::string& prefix) {
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
+// A single-cell run interrupted while its output is open (it is opened before the first trial, and
+// 10^12 trials do not end): the process dies of the signal and leaves no temporary.
+TEST_F(Cli, InterruptedRunLeavesNoTemporary) {
+  for (const int sig : {SIGINT, SIGTERM}) {
+    SCOPED_TRACE(sig == SIGINT ? "SIGINT" : "SIGTERM");
+    const auto out = dir_ / "r.jsonl";
+    const pid_t pid = wrsec::test_support::spawn_quiet(
+        WRSEC_BINARY, {"run", "--game", "bernoulli_ind", "--attack", "likelihood_ratio", "--trials",
+                       "1000000000000", "--seed", "1", "--threads", "1", "--out", out.string()});
+    ASSERT_GT(pid, 0);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (!has_entry_starting(dir_, ".r.jsonl.tmp-") &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_TRUE(has_entry_starting(dir_, ".r.jsonl.tmp-")) << "no temporary appeared";
+    ::kill(pid, sig);
+    const int status = wrsec::test_support::wait_for(pid);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig) << "status " << status;
+    EXPECT_TRUE(dir_is_empty()) << fs::directory_iterator(dir_)->path();
+  }
 }
 
 TEST_F(Cli, HelpAndListWork) {

@@ -1,12 +1,14 @@
 // Tests of AtomicFile (core/atomic_file.h): atomic replacement of regular files, and the output
 // rules for everything else: symbolic links followed, FIFOs, character devices and standard output
-// written through, directories refused.
+// written through, directories refused, temporaries removed when the process is interrupted.
 #include "core/atomic_file.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -15,6 +17,7 @@
 #include <string>
 
 #include "core/errors.h"
+#include "core/temporaries.h"
 
 namespace wrsec {
 namespace {
@@ -195,6 +198,49 @@ TEST_F(AtomicFileTest, ReplacedFileKeepsItsPermissions) {
   EXPECT_EQ(fs::status(dir_ / "fresh").permissions() & fs::perms::all,
             fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
                 fs::perms::others_read);
+}
+
+// A child process with a temporary file and a registered staging directory is interrupted: it
+// dies of the signal and leaves nothing.
+void expect_interrupt_cleans(const fs::path& dir, int sig) {
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    install_interrupt_cleanup();
+    AtomicFile f(dir / "out.jsonl");
+    f.write("partial");
+    fs::create_directories(dir / ".staging" / "state");
+    std::ofstream(dir / ".staging" / "spec.ini") << "x";
+    Temporary staging(dir / ".staging", Temporary::Kind::directory);
+    Temporary state(dir / ".staging" / "state", Temporary::Kind::directory);
+    Temporary spec(dir / ".staging" / "spec.ini", Temporary::Kind::file);
+    ::kill(::getpid(), sig);
+    ::_exit(3);  // not reached when the signal kills the process
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig) << "status " << status;
+  EXPECT_TRUE(fs::is_empty(dir)) << fs::directory_iterator(dir)->path();
+}
+
+TEST_F(AtomicFileTest, InterruptRemovesTemporaries) {
+  expect_interrupt_cleans(dir_, SIGTERM);
+  expect_interrupt_cleans(dir_, SIGINT);
+  expect_interrupt_cleans(dir_, SIGHUP);
+}
+
+TEST_F(AtomicFileTest, IgnoredSignalStaysIgnored) {
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::signal(SIGINT, SIG_IGN);
+    install_interrupt_cleanup();
+    ::kill(::getpid(), SIGINT);
+    ::_exit(3);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << "status " << status;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // Running the wrsec binary from a test: spawn it (stdout and stderr to /dev/null), wait for it,
 // or run it to the end. WRSEC_BINARY is the path CMake defines for the test.
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,7 +15,9 @@ extern char** environ;
 
 namespace wrsec::test_support {
 
-// The pid of `binary args...`, or -1 if it could not be started.
+// The pid of `binary args...`, or -1 if it could not be started. The child gets the default action
+// for SIGINT, SIGTERM and SIGHUP, as a command started from a terminal does (a test runner started
+// in the background may ignore SIGINT, and ignored signals are inherited).
 inline pid_t spawn_quiet(const std::string& binary, const std::vector<std::string>& args) {
   std::vector<std::string> all = {binary};
   all.insert(all.end(), args.begin(), args.end());
@@ -25,8 +28,16 @@ inline pid_t spawn_quiet(const std::string& binary, const std::vector<std::strin
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;
-  const int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  const int rc = posix_spawn(&pid, binary.c_str(), &actions, &attr, argv.data(), environ);
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   return rc == 0 ? pid : -1;
 }
