@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "core/errors.h"
+#include "core/output_path.h"
 
 namespace wrsec::app {
 
@@ -34,6 +35,12 @@ std::uint64_t parse_count(const std::string& what, const std::string& text) {
   if (used != text.size() || value < 0)
     throw InvalidArgument(what + " must be a non-negative integer, got '" + text + "'");
   return static_cast<std::uint64_t>(value);
+}
+
+std::filesystem::path directory_path(const std::string& flag, const std::string& value) {
+  if (value == kStandardOutputPath)
+    throw InvalidArgument(flag + " names a directory, and '-' (standard output) is none");
+  return value;
 }
 
 int parse_threads(const po::variables_map& vm) {

@@ -44,6 +44,10 @@ po::variables_map parse(const Args& args, const po::options_description& opts,
 // Parses a non-negative integer; InvalidArgument "<what> must be a non-negative integer, got ...".
 std::uint64_t parse_count(const std::string& what, const std::string& text);
 
+// The path given to a directory option `flag` ("--out"); InvalidArgument for "-": standard output
+// is a stream, and a command writing a directory cannot write it there.
+std::filesystem::path directory_path(const std::string& flag, const std::string& value);
+
 // --threads in [1, 1024]; omp_get_max_threads() when it is absent.
 int parse_threads(const po::variables_map& vm);
 

@@ -100,7 +100,7 @@ int cmd_evaluate(const Args& args, const Context& context) {
       at = end + 1;
     }
   }
-  o.out = vm.count("out") ? std::filesystem::path(text(vm, "out"))
+  o.out = vm.count("out") ? directory_path("--out", text(vm, "out"))
                           : std::filesystem::path("runs") / ("evaluate-" + o.scheme);
   o.threads = parse_threads(vm);
   omp_set_num_threads(o.threads);

@@ -1,6 +1,8 @@
 // End-to-end tests of the `wrsec` executable: output, exit codes, and no file left on error.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,6 +38,31 @@ Result run(const std::string& args) {
   while (fgets(buf.data(), buf.size(), pipe) != nullptr) out += buf.data();
   const int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// Runs `wrsec args` in directory cwd: exit code, stdout alone, stderr alone (kept in a file beside
+// cwd meanwhile).
+struct Split {
+  int exit_code;
+  std::string out, err;
+};
+
+Split run_split(const fs::path& cwd, const std::string& args) {
+  const std::string err = cwd.string() + ".stderr";
+  const std::string cmd =
+      "cd '" + cwd.string() + "' && " + std::string(WRSEC_BINARY) + " " + args + " 2>'" + err + "'";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  EXPECT_NE(pipe, nullptr);
+  std::string out;
+  std::array<char, 4096> buf{};
+  std::size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  std::ifstream in(err);
+  std::ostringstream text;
+  text << in.rdbuf();
+  fs::remove(err);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, text.str()};
 }
 
 class Cli : public ::testing::Test {
@@ -183,6 +211,84 @@ TEST_F(Cli, InterruptedRunLeavesNoTemporary) {
     EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig) << "status " << status;
     EXPECT_TRUE(dir_is_empty()) << fs::directory_iterator(dir_)->path();
   }
+}
+
+// --out -: the JSON line on standard output, the table on standard error, no file named "-".
+TEST_F(Cli, DashWritesStandardOutput) {
+  const auto r = run_split(
+      dir_, "run --game bernoulli_ind --attack likelihood_ratio --trials 500 --seed 4 --out -");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["counts"]["n"], 500);
+  EXPECT_NE(r.err.find("estimate"), std::string::npos) << r.err;
+  EXPECT_TRUE(dir_is_empty());
+}
+
+// Outputs never replace what is not a regular file: a symbolic link is followed (and stays), a
+// FIFO is written through, a directory is refused; a command writing a directory refuses "-".
+TEST_F(Cli, OutputsNeverReplaceSpecialFiles) {
+  const std::string cell = "run --game bernoulli_ind --attack coin_flip --trials 50 --seed 1";
+  std::ofstream(dir_ / "real.jsonl") << "old\n";
+  fs::create_symlink("real.jsonl", dir_ / "link.jsonl");
+  auto r = run(cell + " --out " + (dir_ / "link.jsonl").string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(fs::is_symlink(dir_ / "link.jsonl"));
+  std::ifstream real(dir_ / "real.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(real, line));
+  EXPECT_EQ(nlohmann::json::parse(line)["counts"]["n"], 50);
+
+  const auto fifo = dir_ / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(reader, 0);
+  r = run(cell + " --out " + fifo.string());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  std::string piped(1 << 16, '\0');
+  const ::ssize_t got = ::read(reader, piped.data(), piped.size());
+  ::close(reader);
+  ASSERT_GT(got, 0);
+  piped.resize(static_cast<std::size_t>(got));
+  EXPECT_EQ(nlohmann::json::parse(piped)["counts"]["n"], 50);
+  EXPECT_TRUE(fs::is_fifo(fifo));
+
+  fs::create_directories(dir_ / "sub");
+  expect_bad_input(run(cell + " --out " + (dir_ / "sub").string()), "is a directory");
+  EXPECT_TRUE(fs::is_empty(dir_ / "sub"));
+
+  const auto spec = dir_ / "s.ini";
+  std::ofstream(spec) << "game = bernoulli_ind\nattack = coin_flip\ntrials = 10\nseed = 1\n";
+  for (const std::string& args : std::vector<std::string>{
+           "run " + spec.string() + " --out -", "merge a b --out -",
+           // Arguments that fail fast after the --out check, should it pass.
+           "reproduce --profile nope --out - --root " + std::string(WRSEC_SOURCE_DIR),
+           "evaluate --scheme nope --out -",
+           "train --model mlp_784_16_10_relu --cache - --data " + (dir_ / "none").string()}) {
+    const auto d = run_split(dir_, args);
+    EXPECT_EQ(d.exit_code, 2) << args << ": " << d.err;
+    EXPECT_NE(d.err.find("'-' (standard output) is none"), std::string::npos) << d.err;
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "-"));
+}
+
+// An output that is the same file as an input is refused before anything is written.
+TEST_F(Cli, OutputEqualToAnInputIsRefused) {
+  const auto cfg = dir_ / "cell.ini";
+  const std::string config = "game = bernoulli_ind\nattack = coin_flip\ntrials = 10\nseed = 1\n";
+  std::ofstream(cfg) << config;
+  expect_bad_input(run("run --config " + cfg.string() + " --out " + cfg.string()),
+                   "--out and --config name the same file");
+  const auto model = dir_ / "protected.safetensors";
+  std::ofstream(model) << "not really a release";
+  fs::create_symlink(model, dir_ / "link.safetensors");
+  for (const auto& out : {model, dir_ / "link.safetensors", dir_ / "." / "protected.safetensors"})
+    expect_bad_input(run("attack --in " + model.string() + " --out " + out.string()),
+                     "--out and --in name the same file");
+  std::ifstream in(cfg);
+  std::ostringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), config);
+  EXPECT_EQ(fs::file_size(model), std::string("not really a release").size());
 }
 
 TEST_F(Cli, HelpAndListWork) {
