@@ -3,7 +3,9 @@
 #include <omp.h>
 
 #include <exception>
+#include <filesystem>
 #include <iostream>
+#include <system_error>
 
 #include "core/errors.h"
 #include "core/output_path.h"
@@ -76,6 +78,17 @@ int run_and_translate(const std::function<int()>& command) {
   } catch (const InvalidArgument& e) {
     std::cerr << "wrsec: error: " << e.what() << '\n';
     return kExitBadInput;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // One line without the library's "filesystem error: " prefix; a path the user may not touch
+    // is bad input, like every permission error.
+    std::string what = e.what();
+    const std::string prefix = "filesystem error: ";
+    if (what.rfind(prefix, 0) == 0) what.erase(0, prefix.size());
+    std::cerr << "wrsec: error: " << what << '\n';
+    const std::error_code code = e.code();
+    return code == std::errc::permission_denied || code == std::errc::operation_not_permitted
+               ? kExitBadInput
+               : kExitFailure;
   } catch (const std::exception& e) {
     std::cerr << "wrsec: error: " << e.what() << '\n';
     return kExitFailure;

@@ -162,8 +162,7 @@ int cmd_attack(const Args& args, const Context& /*context*/) {
   apply_threads(vm);
   const std::filesystem::path in = text(vm, "in");
   const std::filesystem::path out = text(vm, "out");
-  if (!std::filesystem::is_regular_file(in))
-    throw InvalidArgument("cannot read '" + in.string() + "': no such file");
+  check_input_file(in);
   check_distinct_files({{"--in", in}}, {{"--out", out}});
   (void)resolve_output(out);  // a refused --out fails before the attack runs
   std::ostream& report = out == kStandardOutputPath ? std::cerr : std::cout;

@@ -1,5 +1,6 @@
 #include "core/output_path.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,6 +92,26 @@ OutputTarget resolve_output(const fs::path& path) {
   // Nothing there (or a dangling link): the file is created; other errors are reported by the
   // attempt to create it.
   return {OutputTarget::Kind::replace, final_target(path), -1};
+}
+
+std::optional<std::string> input_file_problem(const fs::path& path) {
+  struct ::stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) return "no such file";
+    return std::strerror(err);
+  }
+  if (S_ISDIR(st.st_mode)) return "it is a directory";
+  if (!S_ISREG(st.st_mode)) return "it is not a regular file";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::strerror(errno);
+  ::close(fd);
+  return std::nullopt;
+}
+
+void check_input_file(const fs::path& path) {
+  if (const auto problem = input_file_problem(path))
+    throw InvalidArgument("cannot read '" + path.string() + "': " + *problem);
 }
 
 void check_distinct_files(const std::vector<NamedPath>& inputs,

@@ -1,6 +1,6 @@
 #pragma once
-// What a user-named output path leads to, and the rule that a command's outputs are distinct
-// files from its inputs and from each other.
+// What a user-named output path leads to, what an input path must be, and the rule that a
+// command's outputs are distinct files from its inputs and from each other.
 //
 // An output path is resolved as follows (resolve_output):
 //   "-"                                   standard output, written through (no temporary)
@@ -13,6 +13,7 @@
 //                                         (a regular target is replaced, the link itself stays)
 //   a directory, socket or block device   refused (InvalidArgument)
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,13 @@ struct OutputTarget {
 // @throws InvalidArgument for a directory, a socket, a block device, a symbolic-link loop or a
 //         path that cannot be searched (permission denied), naming the path.
 [[nodiscard]] OutputTarget resolve_output(const std::filesystem::path& path);
+
+// Why path cannot be read as an input file ("no such file", "it is a directory", "it is not a
+// regular file", or the system's reason, e.g. "Permission denied"), or nullopt if it can.
+[[nodiscard]] std::optional<std::string> input_file_problem(const std::filesystem::path& path);
+
+// Throws InvalidArgument "cannot read 'X': <problem>" unless path is a readable regular file.
+void check_input_file(const std::filesystem::path& path);
 
 // A path a command reads or writes, with the command-line option that named it ("--in").
 struct NamedPath {

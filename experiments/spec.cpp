@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/errors.h"
+#include "core/output_path.h"
 
 namespace wrsec::experiments {
 namespace {
@@ -241,6 +242,7 @@ const char* to_string(Correction c) {
 }
 
 std::string read_text_file(const std::filesystem::path& path) {
+  check_input_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InvalidArgument("cannot read '" + path.string() + "'");
   std::ostringstream text;
@@ -368,6 +370,8 @@ CellConfig CellConfig::parse(const std::string& text, const std::string& origin)
 }
 
 CellConfig CellConfig::load(const std::filesystem::path& path) {
+  if (const auto problem = input_file_problem(path))
+    throw InvalidArgument("cannot read config file '" + path.string() + "': " + *problem);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InvalidArgument("cannot read config file '" + path.string() + "'");
   std::ostringstream text;

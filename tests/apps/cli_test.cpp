@@ -29,8 +29,9 @@ struct Result {
   std::string out;  // stdout and stderr together
 };
 
-Result run(const std::string& args) {
-  const std::string cmd = std::string(WRSEC_BINARY) + " " + args + " 2>&1";
+// Runs a shell command line; its stdout and stderr together.
+Result run_command(const std::string& command) {
+  const std::string cmd = command + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   EXPECT_NE(pipe, nullptr);
   std::string out;
@@ -38,6 +39,10 @@ Result run(const std::string& args) {
   while (fgets(buf.data(), buf.size(), pipe) != nullptr) out += buf.data();
   const int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+Result run(const std::string& args) {
+  return run_command(std::string(WRSEC_BINARY) + " " + args);
 }
 
 // Runs `wrsec args` in directory cwd: exit code, stdout alone, stderr alone (kept in a file beside
@@ -289,6 +294,77 @@ TEST_F(Cli, OutputEqualToAnInputIsRefused) {
   text << in.rdbuf();
   EXPECT_EQ(text.str(), config);
   EXPECT_EQ(fs::file_size(model), std::string("not really a release").size());
+}
+
+// Why an input cannot be read is said as it is: missing, a directory, not a regular file. A
+// malformed release names the file, not an internal function.
+TEST_F(Cli, UnreadableInputsSayWhy) {
+  const std::string out = " --out " + (dir_ / "out.safetensors").string();
+  const auto fifo = dir_ / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  fs::create_directories(dir_ / "sub");
+  expect_bad_input(run("attack --in " + (dir_ / "missing").string() + out), "': no such file");
+  expect_bad_input(run("attack --in " + (dir_ / "sub").string() + out), "': it is a directory");
+  expect_bad_input(run("attack --in " + fifo.string() + out), "': it is not a regular file");
+  expect_bad_input(run("attack --in /dev/null" + out), "'/dev/null': it is not a regular file");
+  expect_bad_input(run("run " + (dir_ / "sub").string() + " --out " + (dir_ / "r").string()),
+                   "cannot read '" + (dir_ / "sub").string() + "': it is a directory");
+  expect_bad_input(run("run --config " + (dir_ / "sub").string()),
+                   "cannot read config file '" + (dir_ / "sub").string() + "': it is a directory");
+  // A valid safetensors file without an official layer.
+  const std::string header = R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+  std::string bytes(8, '\0');
+  bytes[0] = static_cast<char>(header.size());
+  bytes += header + std::string(4, '\0');
+  const auto model = dir_ / "plain.safetensors";
+  std::ofstream(model, std::ios::binary) << bytes;
+  const auto r = run("attack --in " + model.string() + out);
+  expect_bad_input(r, "'" + model.string() + "': missing tensor 'fuse_weight'");
+  EXPECT_EQ(r.out.find("recover_official_file"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir_ / "out.safetensors"));
+}
+
+// A path the user may not read or write is bad input (exit 2) whichever command meets it. Root
+// reads everything, so as root the commands run as user nobody (setpriv).
+TEST_F(Cli, PermissionErrorsAreBadInput) {
+  std::string as_user;
+  if (::geteuid() == 0) {
+    if (!fs::exists("/usr/bin/setpriv")) GTEST_SKIP() << "root without setpriv";
+    as_user = "/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups ";
+  }
+  const auto locked = dir_ / "locked";
+  fs::create_directories(locked);
+  std::ofstream(locked / "protected.safetensors") << "x";
+  std::ofstream(locked / "spec.ini") << "game = bernoulli_ind\nattack = coin_flip\ntrials = 10\n"
+                                        "seed = 1\n";
+  fs::permissions(locked / "protected.safetensors", fs::perms::none);
+  fs::permissions(locked / "spec.ini", fs::perms::none);
+  fs::permissions(locked, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
+  const auto as = [&](const std::string& args) {
+    return run_command(as_user + WRSEC_BINARY + " " + args);
+  };
+  expect_bad_input(as("attack --in " + (locked / "protected.safetensors").string() + " --out " +
+                      (dir_ / "x.safetensors").string()),
+                   "Permission denied");
+  expect_bad_input(as("run " + (locked / "spec.ini").string() + " --out " + (dir_ / "r").string()),
+                   "Permission denied");
+  expect_bad_input(as("run --game bernoulli_ind --attack coin_flip --trials 10 --seed 1 --out " +
+                      (locked / "x.jsonl").string()),
+                   "Permission denied");
+  fs::permissions(locked, fs::perms::owner_all);
+}
+
+// A failure of the file system library is one line without its "filesystem error:" prefix.
+TEST_F(Cli, FileSystemErrorsAreOneLine) {
+  const auto spec = dir_ / "s.ini";
+  std::ofstream(spec) << "game = bernoulli_ind\nattack = coin_flip\ntrials = 10\nseed = 1\n";
+  std::ofstream(dir_ / "file") << "x";
+  const auto r = run("run " + spec.string() + " --out " + (dir_ / "file" / "run").string());
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_EQ(r.out.rfind("wrsec: error: ", 0), 0u) << r.out;
+  EXPECT_EQ(r.out.find("filesystem error"), std::string::npos) << r.out;
 }
 
 TEST_F(Cli, HelpAndListWork) {
