@@ -27,16 +27,7 @@ std::string text(const po::variables_map& vm, const std::string& name) {
 }
 
 std::uint64_t parse_count(const std::string& what, const std::string& text) {
-  std::size_t used = 0;
-  long long value = 0;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    throw InvalidArgument(what + " must be a non-negative integer, got '" + text + "'");
-  }
-  if (used != text.size() || value < 0)
-    throw InvalidArgument(what + " must be a non-negative integer, got '" + text + "'");
-  return static_cast<std::uint64_t>(value);
+  return definitions::parse_unsigned(what, text);
 }
 
 std::filesystem::path directory_path(const std::string& flag, const std::string& value) {

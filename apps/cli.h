@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/errors.h"
+#include "definitions/params.h"
 #include "experiments/communicator.h"
 #include "experiments/run_dir.h"
 
@@ -41,7 +42,8 @@ po::variables_map parse(const Args& args, const po::options_description& opts,
 // The text of option `name` (which must be present).
 [[nodiscard]] std::string text(const po::variables_map& vm, const std::string& name);
 
-// Parses a non-negative integer; InvalidArgument "<what> must be a non-negative integer, got ...".
+// Parses a non-negative integer; InvalidArgument "<what> must be a non-negative integer, got ..."
+// or "<what> is out of range (at most ...), got ..." (definitions::parse_unsigned).
 std::uint64_t parse_count(const std::string& what, const std::string& text);
 
 // The path given to a directory option `flag` ("--out"); InvalidArgument for "-": standard output

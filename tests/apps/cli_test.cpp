@@ -324,6 +324,28 @@ TEST_F(Cli, UnreadableInputsSayWhy) {
   EXPECT_FALSE(fs::exists(dir_ / "out.safetensors"));
 }
 
+// Numbers that do not fit are "out of range", not "not a number"; the largest seed is accepted.
+TEST_F(Cli, NumbersTooLargeAreOutOfRange) {
+  const std::string cell = "run --game bernoulli_ind --attack coin_flip --trials 10";
+  const std::string huge = "99999999999999999999";
+  expect_bad_input(run(cell + " --seed " + huge), "--seed is out of range (at most " +
+                                                      std::string("18446744073709551615), got '") +
+                                                      huge + "'");
+  expect_bad_input(run(cell + " --seed 1 --threads " + huge), "--threads is out of range");
+  expect_bad_input(run(cell + " --seed -5"), "--seed must be a non-negative integer, got '-5'");
+  expect_bad_input(run(cell + " --seed 1 --param game.samples=" + huge),
+                   "parameter 'samples' is out of range");
+  expect_bad_input(run(cell + " --seed 1 --param game.p0=1e999"),
+                   "parameter 'p0' is out of the range of a double");
+  const auto spec = dir_ / "s.ini";
+  std::ofstream(spec) << "game = bernoulli_ind\nattack = coin_flip\ntrials = 10\nseed = " << huge
+                      << "\n";
+  expect_bad_input(run("run " + spec.string() + " --out " + (dir_ / "r").string()),
+                   "key 'seed' is out of range");
+  const auto ok = run(cell + " --seed 18446744073709551615");
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+}
+
 // A path the user may not read or write is bad input (exit 2) whichever command meets it. Root
 // reads everything, so as root the commands run as user nobody (setpriv).
 TEST_F(Cli, PermissionErrorsAreBadInput) {
@@ -353,6 +375,20 @@ TEST_F(Cli, PermissionErrorsAreBadInput) {
                       (locked / "x.jsonl").string()),
                    "Permission denied");
   fs::permissions(locked, fs::perms::owner_all);
+}
+
+// Stop rules that could never or would always hold are refused, from the command line or a spec.
+TEST_F(Cli, ImpossibleStopRulesAreRefused) {
+  const auto spec = dir_ / "s.ini";
+  std::ofstream(spec) << "game = bernoulli_ind\nattack = coin_flip\ntrials = 10\nseed = 1\n";
+  expect_bad_input(
+      run("run " + spec.string() + " --stop-when 'lower>2' --out " + (dir_ / "r").string()),
+      "--stop-when: stop rule 'lower>2': X must lie in [-1, 1)");
+  std::ofstream(spec) << "game = bernoulli_ind\nattack = coin_flip\ntrials = 10\nseed = 1\n"
+                         "stop_when = upper<-1\n";
+  expect_bad_input(run("run " + spec.string() + " --out " + (dir_ / "r").string()),
+                   "stop rule 'upper<-1': Y must lie in (-1, 1]");
+  EXPECT_FALSE(fs::exists(dir_ / "r"));
 }
 
 // A failure of the file system library is one line without its "filesystem error:" prefix.
