@@ -5,6 +5,7 @@
 #include <exception>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <system_error>
 
 #include "core/errors.h"
@@ -28,6 +29,23 @@ std::string text(const po::variables_map& vm, const std::string& name) {
 
 std::uint64_t parse_count(const std::string& what, const std::string& text) {
   return definitions::parse_unsigned(what, text);
+}
+
+definitions::Params parse_params(const std::vector<std::string>& assignments,
+                                 const std::string& optional_prefix) {
+  definitions::Params params;
+  std::map<std::string, std::string> given;  // key -> the assignment that set it
+  for (const auto& a : assignments) {
+    auto [key, value] = parse_option("--param", [&] { return definitions::parse_assignment(a); });
+    if (!optional_prefix.empty() && key.rfind(optional_prefix, 0) == 0)
+      key.erase(0, optional_prefix.size());
+    const auto [it, fresh] = given.emplace(key, a);
+    if (!fresh)
+      throw InvalidArgument("--param " + key + " is given twice ('" + it->second + "', '" + a +
+                            "')");
+    params.set(key, value);
+  }
+  return params;
 }
 
 std::filesystem::path directory_path(const std::string& flag, const std::string& value) {

@@ -122,11 +122,11 @@ int run_one_cell(const po::variables_map& vm) {
   if (vm.count("config")) config = experiments::CellConfig::load(text(vm, "config"));
   experiments::CellSpec spec = config.cell;
   // A command-line --param for the same key overrides the file: file values come first.
-  if (vm.count("param"))
-    for (const auto& assignment : vm["param"].as<std::vector<std::string>>()) {
-      const auto [key, value] = definitions::parse_assignment(assignment);
+  if (vm.count("param")) {
+    const auto params = parse_params(vm["param"].as<std::vector<std::string>>());
+    for (const auto& [key, value] : params.values())
       experiments::set_component_param(spec, key, value);
-    }
+  }
   if (vm.count("game")) spec.game = text(vm, "game");
   if (vm.count("attack")) spec.attack = text(vm, "attack");
   if (vm.count("scheme")) spec.scheme = text(vm, "scheme");

@@ -391,6 +391,29 @@ TEST_F(Cli, ImpossibleStopRulesAreRefused) {
   EXPECT_FALSE(fs::exists(dir_ / "r"));
 }
 
+// A parameter given twice is an error naming it, not a silent choice of one value.
+TEST_F(Cli, RepeatedParamIsRefused) {
+  expect_bad_input(run("run --game bernoulli_ind --attack coin_flip --trials 10 --seed 1 "
+                       "--param game.p0=0.1 --param game.p1=0.6 --param game.p0=0.2"),
+                   "--param game.p0 is given twice ('game.p0=0.1', 'game.p0=0.2')");
+  expect_bad_input(run("evaluate --scheme qim --param bits=4 --param scheme.bits=5 --plan"),
+                   "--param bits is given twice ('bits=4', 'scheme.bits=5')");
+}
+
+// --version: the version, the git describe the build carries in its results, the ISA level.
+TEST_F(Cli, VersionNamesTheBuild) {
+  const auto v = run("--version");
+  ASSERT_EQ(v.exit_code, 0) << v.out;
+  EXPECT_EQ(std::count(v.out.begin(), v.out.end(), '\n'), 1) << v.out;
+  EXPECT_EQ(v.out.rfind("wrsec 0.", 0), 0u) << v.out;
+  EXPECT_NE(v.out.find(") isa x86-64-v3\n"), std::string::npos) << v.out;
+  const auto r =
+      run_split(dir_, "run --game bernoulli_ind --attack coin_flip --trials 10 --seed 1 --out -");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto describe = nlohmann::json::parse(r.out)["provenance"]["git_describe"];
+  EXPECT_NE(v.out.find("(git " + describe.get<std::string>() + ")"), std::string::npos) << v.out;
+}
+
 // A failure of the file system library is one line without its "filesystem error:" prefix.
 TEST_F(Cli, FileSystemErrorsAreOneLine) {
   const auto spec = dir_ / "s.ini";
