@@ -426,6 +426,23 @@ Shard shard_from_json(const json& j) {
   return s;
 }
 
+// Runs f on rank 0 alone; what it throws fails every rank alike (alone, the exception itself; with
+// other ranks, an InvalidArgument with its message).
+template <class F>
+void on_rank_zero(const Communicator& comm, const F& f) {
+  std::string error;
+  if (comm.rank() == 0) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      if (comm.size() == 1) throw;
+      error = e.what();
+    }
+  }
+  comm.broadcast(error);
+  if (!error.empty()) throw InvalidArgument(error);
+}
+
 // Throws InvalidArgument unless dir holds a run (a manifest and a frozen spec).
 void require_run_dir(const fs::path& dir) {
   if (!fs::is_directory(dir))
@@ -499,9 +516,11 @@ DirectoryLock create_run_dir(const fs::path& dir, const Plan& plan, const json& 
   fs::create_directories(parent);
   remove_abandoned_staging(parent, dir);
   std::string tmpl = (parent / ("." + dir.filename().string() + ".partial-XXXXXX")).string();
-  if (::mkdtemp(tmpl.data()) == nullptr)
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    const int err = errno;
     throw RuntimeError("cannot create a directory beside '" + dir.string() +
-                       "': " + std::strerror(errno));
+                       "': " + std::strerror(err));
+  }
   const fs::path staging = tmpl;
   // What an interrupt removes (files, then directories) while dir is being staged.
   std::vector<Temporary> staged;
@@ -574,17 +593,7 @@ RunOutcome start_run(const fs::path& spec_path, const fs::path& dir, const RunDi
   // The others wait until the directory exists, and fail alike if it cannot be created. Rank 0
   // holds its lock until the run ends.
   std::optional<DirectoryLock> lock;
-  std::string error;
-  if (comm.rank() == 0) {
-    try {
-      lock = create_run_dir(dir, plan, manifest, "resume it to continue");
-    } catch (const std::exception& e) {
-      if (comm.size() == 1) throw;
-      error = e.what();
-    }
-  }
-  comm.broadcast(error);
-  if (!error.empty()) throw InvalidArgument(error);
+  on_rank_zero(comm, [&] { lock = create_run_dir(dir, plan, manifest, "resume it to continue"); });
   return run_plan(dir, plan, std::move(manifest), options, comm);
 }
 
@@ -599,17 +608,7 @@ RunOutcome resume_run(const fs::path& dir, const RunDirOptions& options) {
   require_run_dir(dir);
   // Rank 0 holds the directory's lock until the run ends; a live holder fails every rank alike.
   std::optional<DirectoryLock> lock;
-  std::string error;
-  if (comm.rank() == 0) {
-    try {
-      lock.emplace(dir, "run directory");
-    } catch (const std::exception& e) {
-      if (comm.size() == 1) throw;
-      error = e.what();
-    }
-  }
-  comm.broadcast(error);
-  if (!error.empty()) throw InvalidArgument(error);
+  on_rank_zero(comm, [&] { lock.emplace(dir, "run directory"); });
   auto [plan, manifest] = open_run(dir);
   if (manifest["status"] == "complete") {
     if (comm.rank() == 0 && options.log)
