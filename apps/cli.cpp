@@ -3,10 +3,13 @@
 #include <omp.h>
 
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <map>
+#include <system_error>
 
 #include "core/errors.h"
+#include "core/output_path.h"
 
 namespace wrsec::app {
 
@@ -25,16 +28,30 @@ std::string text(const po::variables_map& vm, const std::string& name) {
 }
 
 std::uint64_t parse_count(const std::string& what, const std::string& text) {
-  std::size_t used = 0;
-  long long value = 0;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    throw InvalidArgument(what + " must be a non-negative integer, got '" + text + "'");
+  return definitions::parse_unsigned(what, text);
+}
+
+definitions::Params parse_params(const std::vector<std::string>& assignments,
+                                 const std::string& optional_prefix) {
+  definitions::Params params;
+  std::map<std::string, std::string> given;  // key -> the assignment that set it
+  for (const auto& a : assignments) {
+    auto [key, value] = parse_option("--param", [&] { return definitions::parse_assignment(a); });
+    if (!optional_prefix.empty() && key.rfind(optional_prefix, 0) == 0)
+      key.erase(0, optional_prefix.size());
+    const auto [it, fresh] = given.emplace(key, a);
+    if (!fresh)
+      throw InvalidArgument("--param " + key + " is given twice ('" + it->second + "', '" + a +
+                            "')");
+    params.set(key, value);
   }
-  if (used != text.size() || value < 0)
-    throw InvalidArgument(what + " must be a non-negative integer, got '" + text + "'");
-  return static_cast<std::uint64_t>(value);
+  return params;
+}
+
+std::filesystem::path directory_path(const std::string& flag, const std::string& value) {
+  if (value == kStandardOutputPath)
+    throw InvalidArgument(flag + " names a directory, and '-' (standard output) is none");
+  return value;
 }
 
 int parse_threads(const po::variables_map& vm) {
@@ -130,6 +147,17 @@ int run_and_translate(const std::function<int()>& command) {
   } catch (const InvalidArgument& e) {
     std::cerr << "wrsec: error: " << e.what() << '\n';
     return kExitBadInput;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // One line without the library's "filesystem error: " prefix; a path the user may not touch
+    // is bad input, like every permission error.
+    std::string what = e.what();
+    const std::string prefix = "filesystem error: ";
+    if (what.rfind(prefix, 0) == 0) what.erase(0, prefix.size());
+    std::cerr << "wrsec: error: " << what << '\n';
+    const std::error_code code = e.code();
+    return code == std::errc::permission_denied || code == std::errc::operation_not_permitted
+               ? kExitBadInput
+               : kExitFailure;
   } catch (const std::exception& e) {
     std::cerr << "wrsec: error: " << e.what() << '\n';
     return kExitFailure;

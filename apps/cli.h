@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/errors.h"
+#include "definitions/params.h"
 #include "experiments/communicator.h"
 #include "experiments/run_dir.h"
 
@@ -41,8 +42,20 @@ po::variables_map parse(const Args& args, const po::options_description& opts,
 // The text of option `name` (which must be present).
 [[nodiscard]] std::string text(const po::variables_map& vm, const std::string& name);
 
-// Parses a non-negative integer; InvalidArgument "<what> must be a non-negative integer, got ...".
+// Parses a non-negative integer; InvalidArgument "<what> must be a non-negative integer, got ..."
+// or "<what> is out of range (at most ...), got ..." (definitions::parse_unsigned).
 std::uint64_t parse_count(const std::string& what, const std::string& text);
+
+// The --param KEY=VALUE assignments of a command as parameters; optional_prefix (e.g. "scheme.")
+// is removed from the keys that start with it. InvalidArgument "--param: ..." for a malformed
+// assignment, and "--param KEY is given twice ('KEY=a', 'KEY=b')" for a repeated key (after the
+// prefix is removed), instead of silently keeping one value.
+definitions::Params parse_params(const std::vector<std::string>& assignments,
+                                 const std::string& optional_prefix = "");
+
+// The path given to a directory option `flag` ("--out"); InvalidArgument for "-": standard output
+// is a stream, and a command writing a directory cannot write it there.
+std::filesystem::path directory_path(const std::string& flag, const std::string& value);
 
 // --threads in [1, 1024]; omp_get_max_threads() when it is absent.
 int parse_threads(const po::variables_map& vm);

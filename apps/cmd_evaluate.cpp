@@ -60,14 +60,15 @@ int cmd_evaluate(const Args& args, const Context& context) {
     throw InvalidArgument("--scheme is required (see 'wrsec evaluate --help')");
   studies::EvaluateOptions o;
   o.scheme = text(vm, "scheme");
-  if (vm.count("param"))
-    for (const auto& a : vm["param"].as<std::vector<std::string>>()) {
-      auto [key, value] = parse_option("--param", [&] { return definitions::parse_assignment(a); });
-      if (key.rfind("scheme.", 0) == 0) key = key.substr(7);
+  if (vm.count("param")) {
+    const auto params = parse_params(vm["param"].as<std::vector<std::string>>(), "scheme.");
+    for (const auto& [key, value] : params.values()) {
       if (key.find('.') != std::string::npos)
-        throw InvalidArgument("--param " + a + ": evaluate takes scheme parameters only");
+        throw InvalidArgument("--param " + key + "=" + value +
+                              ": evaluate takes scheme parameters only");
       o.scheme_params.emplace_back(key, value);
     }
+  }
   o.profile = text(vm, "profile");
   if (vm.count("model")) o.model = text(vm, "model");
   if (vm.count("trials")) {
@@ -100,7 +101,7 @@ int cmd_evaluate(const Args& args, const Context& context) {
       at = end + 1;
     }
   }
-  o.out = vm.count("out") ? std::filesystem::path(text(vm, "out"))
+  o.out = vm.count("out") ? directory_path("--out", text(vm, "out"))
                           : std::filesystem::path("runs") / ("evaluate-" + o.scheme);
   o.threads = parse_threads(vm);
   omp_set_num_threads(o.threads);

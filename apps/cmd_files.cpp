@@ -9,6 +9,7 @@
 #include "apps/commands.h"
 #include "attacks/taylor_sign_hypothesis.h"
 #include "core/errors.h"
+#include "core/output_path.h"
 #include "nn/zoo.h"
 
 namespace wrsec::app {
@@ -48,9 +49,10 @@ int cmd_train(const Args& args, const Context& /*context*/) {
   const std::uint64_t seed = vm.count("seed") ? parse_count("--seed", text(vm, "seed")) : 0;
   apply_threads(vm);
   const std::string data = vm.count("data") ? text(vm, "data") : "";
-  const auto zoo = nn::train_or_load(name, seed, text(vm, "cache"), data);
-  std::cout << (zoo.from_cache ? "loaded " : "trained ")
-            << nn::zoo_path(name, seed, text(vm, "cache")).string() << '\n';
+  const auto cache = directory_path("--cache", text(vm, "cache"));
+  const auto zoo = nn::train_or_load(name, seed, cache, data);
+  std::cout << (zoo.from_cache ? "loaded " : "trained ") << nn::zoo_path(name, seed, cache).string()
+            << '\n';
   for (const auto& [key, value] : zoo.metadata)
     if (key != "wrsec.architecture") std::cout << "  " << key << " = " << value << '\n';
   return kExitOk;
@@ -68,7 +70,9 @@ int cmd_attack(const Args& args, const Context& /*context*/) {
       "the unselected ones, which computes the same function.");
   opts.add_options()("help,h", "show this help")("in", po::value<std::string>(),
                                                  "protected safetensors file")(
-      "out", po::value<std::string>(), "recovered safetensors file (written atomically)")(
+      "out", po::value<std::string>(),
+      "recovered safetensors file (written atomically; '-' for standard output, the report then "
+      "goes to standard error)")(
       "format", po::value<std::string>()->default_value("official"),
       "release format (official; paper-form releases are attacked inside games)")(
       "threads", po::value<std::string>(), "OpenMP threads (default: all cores)");
@@ -84,16 +88,19 @@ int cmd_attack(const Args& args, const Context& /*context*/) {
     throw InvalidArgument("--format must be official, got '" + text(vm, "format") + "'");
   apply_threads(vm);
   const std::filesystem::path in = text(vm, "in");
-  if (!std::filesystem::is_regular_file(in))
-    throw InvalidArgument("cannot read '" + in.string() + "': no such file");
-  const auto reports = attacks::recover_official_file(in, text(vm, "out"));
+  const std::filesystem::path out = text(vm, "out");
+  check_input_file(in);
+  check_distinct_files({{"--in", in}}, {{"--out", out}});
+  (void)resolve_output(out);  // a refused --out fails before the attack runs
+  std::ostream& report = out == kStandardOutputPath ? std::cerr : std::cout;
+  const auto reports = attacks::recover_official_file(in, out);
   for (const auto& r : reports)
-    std::cout << "layer " << r.layer << ": d " << r.d << ", h " << r.h << ", selected " << r.h_s
-              << ", N " << r.n_order << ", sign flips " << r.sign_flips << ", ambiguous "
-              << r.ambiguous_units << ", unit order "
-              << (r.order_known ? "original (from gate_proj)" : "selected first, release order")
-              << ", " << r.seconds << " s\n";
-  std::cout << "wrote " << text(vm, "out") << '\n';
+    report << "layer " << r.layer << ": d " << r.d << ", h " << r.h << ", selected " << r.h_s
+           << ", N " << r.n_order << ", sign flips " << r.sign_flips << ", ambiguous "
+           << r.ambiguous_units << ", unit order "
+           << (r.order_known ? "original (from gate_proj)" : "selected first, release order")
+           << ", " << r.seconds << " s\n";
+  report << "wrote " << (out == kStandardOutputPath ? "standard output" : out.string()) << '\n';
   return kExitOk;
 }
 

@@ -109,12 +109,7 @@ int cmd_mark(const Args& args, const Context& /*context*/) {
     if (!vm.count(key)) throw InvalidArgument(std::string("--") + key + " is required");
   experiments::MarkOptions o;
   o.scheme = text(vm, "scheme");
-  if (vm.count("param"))
-    for (const auto& a : vm["param"].as<std::vector<std::string>>()) {
-      const auto [k, v] = definitions::parse_assignment(a);
-      if (o.params.contains(k)) throw InvalidArgument("--param " + k + " is given twice");
-      o.params.set(k, v);
-    }
+  if (vm.count("param")) o.params = parse_params(vm["param"].as<std::vector<std::string>>());
   o.in = text(vm, "in");
   o.out = text(vm, "out");
   o.record = text(vm, "record");

@@ -62,8 +62,8 @@ int cmd_reproduce(const Args& args, const Context& context) {
                 << p.description << "\n";
     return kExitOk;
   }
-  if (vm.count("out")) o.out = text(vm, "out");
-  if (vm.count("paper-dir")) o.paper_dir = text(vm, "paper-dir");
+  if (vm.count("out")) o.out = directory_path("--out", text(vm, "out"));
+  if (vm.count("paper-dir")) o.paper_dir = directory_path("--paper-dir", text(vm, "paper-dir"));
   o.write_paper = vm.count("no-paper") == 0;
   o.threads = parse_threads(vm);
   omp_set_num_threads(o.threads);

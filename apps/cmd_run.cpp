@@ -9,6 +9,7 @@
 
 #include "apps/commands.h"
 #include "core/errors.h"
+#include "core/output_path.h"
 #include "experiments/cell_run.h"
 #include "experiments/jsonl_sink.h"
 #include "experiments/plugin.h"
@@ -91,8 +92,9 @@ po::options_description run_options() {
       "one cell: number of trials (default 1000); spec run: override the spec's trials per cell")(
       "threads", po::value<std::string>(), "OpenMP threads per process (default: all cores)")(
       "out", po::value<std::string>(),
-      "one cell: write the JSON line(s) to this file (atomically); spec run: run directory to "
-      "create (default runs/<spec name>)");
+      "one cell: write the JSON line(s) to this file (atomically; '-' for standard output, the "
+      "table then goes to standard error); spec run: run directory to create (default "
+      "runs/<spec name>)");
   po::options_description all(
       "wrsec run: play one cell, or every cell of a spec into a run directory\n"
       "\n"
@@ -120,11 +122,11 @@ int run_one_cell(const po::variables_map& vm) {
   if (vm.count("config")) config = experiments::CellConfig::load(text(vm, "config"));
   experiments::CellSpec spec = config.cell;
   // A command-line --param for the same key overrides the file: file values come first.
-  if (vm.count("param"))
-    for (const auto& assignment : vm["param"].as<std::vector<std::string>>()) {
-      const auto [key, value] = definitions::parse_assignment(assignment);
+  if (vm.count("param")) {
+    const auto params = parse_params(vm["param"].as<std::vector<std::string>>());
+    for (const auto& [key, value] : params.values())
       experiments::set_component_param(spec, key, value);
-    }
+  }
   if (vm.count("game")) spec.game = text(vm, "game");
   if (vm.count("attack")) spec.attack = text(vm, "attack");
   if (vm.count("scheme")) spec.scheme = text(vm, "scheme");
@@ -157,10 +159,13 @@ int run_one_cell(const po::variables_map& vm) {
   if (!(options.alpha > 0.0 && options.alpha < 1.0))
     throw InvalidArgument("--alpha must lie in (0, 1)");
   const std::optional<std::string> out = vm.count("out") ? text(vm, "out") : config.out;
+  if (out && vm.count("config"))
+    check_distinct_files({{"--config", text(vm, "config")}}, {{"--out", *out}});
 
   // Build every sink before any trial runs so that an unwritable --out fails fast.
   experiments::MultiSink sinks;
-  sinks.add(std::make_unique<experiments::TableSink>(std::cout));
+  sinks.add(
+      std::make_unique<experiments::TableSink>(out == kStandardOutputPath ? std::cerr : std::cout));
   if (out) sinks.add(std::make_unique<experiments::JsonlSink>(*out));
 
   const auto result = experiments::run_cell(experiments::Catalog::global(), spec, options);
@@ -204,7 +209,7 @@ int run_spec(const po::variables_map& vm, const Context& context) {
         "--stop-when", [&] { return definitions::StopRule::parse(text(vm, "stop-when")); });
   std::filesystem::path out;
   if (vm.count("out")) {
-    out = text(vm, "out");
+    out = directory_path("--out", text(vm, "out"));
   } else {
     out = std::filesystem::path("runs") / experiments::ExperimentSpec::load(spec_path).name;
     if (options.shard.count > 1)
@@ -265,9 +270,10 @@ int cmd_merge(const Args& args, const Context& /*context*/) {
   }
   if (!vm.count("out")) throw InvalidArgument("--out is required");
   if (!vm.count("inputs")) throw InvalidArgument("give the shard run directories to merge");
+  const auto out = directory_path("--out", text(vm, "out"));
   std::vector<std::filesystem::path> inputs;
   for (const auto& d : vm["inputs"].as<std::vector<std::string>>()) inputs.emplace_back(d);
-  experiments::merge_runs(inputs, text(vm, "out"));
+  experiments::merge_runs(inputs, out);
   std::cout << "merged " << inputs.size() << " runs into " << text(vm, "out") << '\n';
   return kExitOk;
 }

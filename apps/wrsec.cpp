@@ -7,8 +7,11 @@
 #include <string_view>
 
 #include "apps/commands.h"
+#include "core/isa.h"
+#include "core/temporaries.h"
 #include "experiments/communicator.h"
 #include "experiments/plugin.h"
+#include "experiments/provenance.h"
 
 namespace {
 
@@ -50,7 +53,8 @@ void print_usage() {
   for (const auto& c : kCommands)
     std::cout << "  " << c.name << std::string(c.name.size() < 11 ? 11 - c.name.size() : 1, ' ')
               << c.summary << '\n';
-  std::cout << "\nglobal options (any command, before or after its name):\n"
+  std::cout << "\n  --version  print the version, the git describe of the build and its ISA level\n"
+               "\nglobal options (any command, before or after its name):\n"
                "  --plugin PATH  load a plug-in (a shared library defining WRSEC_PLUGIN; "
                "repeatable)\n"
                "environment:\n"
@@ -81,6 +85,9 @@ std::vector<std::string> take_plugins(std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // SIGINT, SIGTERM, SIGHUP: the temporaries of unfinished outputs are removed, then the process
+  // dies of the signal.
+  wrsec::install_interrupt_cleanup();
   std::vector<std::string> all(argv + 1, argv + argc);
   std::vector<std::string> plugins;
   const int rc = wrsec::app::run_and_translate([&] {
@@ -94,6 +101,13 @@ int main(int argc, char** argv) {
   const Args args(all.begin() + (all.empty() ? 0 : 1), all.end());
   if (name == "--help" || name == "-h" || name == "help") {
     print_usage();
+    return wrsec::app::kExitOk;
+  }
+  if (name == "--version") {
+    // The git describe was captured when the build was configured.
+    const auto p = wrsec::experiments::Provenance::current(1);
+    std::cout << "wrsec " << p.wrsec_version << " (git " << p.git_describe << ") isa "
+              << wrsec::isa_level() << '\n';
     return wrsec::app::kExitOk;
   }
   for (const auto& command : kCommands) {

@@ -873,7 +873,7 @@ std::vector<OfficialFileLayerReport> recover_official_file(const std::filesystem
                                                            const std::filesystem::path& out) {
   const nn::SafetensorsView view(in);
   const MappedFile map(in);
-  const std::string where = "recover_official_file '" + in.string() + "': ";
+  const std::string where = "'" + in.string() + "': ";
   if (map.size() != view.file_size())
     throw RuntimeError(where + "the file changed while it was read");
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 
@@ -15,21 +16,41 @@ namespace {
 
 [[noreturn]] void fail_io(const std::string& what, const std::filesystem::path& path) {
   const int err = errno;
+  if (err == EACCES || err == EPERM)
+    throw InvalidArgument(what + " '" + path.string() + "': " + std::strerror(err));
   throw RuntimeError(what + " '" + path.string() + "': " + std::strerror(err));
 }
 
 }  // namespace
 
-AtomicFile::AtomicFile(std::filesystem::path target) : target_(std::move(target)) {
-  dir_ = target_.parent_path();
+AtomicFile::AtomicFile(std::filesystem::path target)
+    : target_(std::move(target)), resolved_(resolve_output(target_)) {
+  switch (resolved_.kind) {
+    case OutputTarget::Kind::stream:
+      std::fflush(nullptr);  // what the program printed before comes first
+      fd_ = ::fcntl(resolved_.descriptor, F_DUPFD_CLOEXEC, 3);
+      if (fd_ < 0) fail_io("cannot write", target_);
+      return;
+    case OutputTarget::Kind::device:
+      fd_ = ::open(target_.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC);
+      if (fd_ < 0) fail_io("cannot write", target_);
+      return;
+    case OutputTarget::Kind::replace:
+      break;
+  }
+  const std::filesystem::path& path = resolved_.path;
+  dir_ = path.parent_path();
   if (dir_.empty()) dir_ = ".";
+  struct ::stat st {};
+  if (::stat(path.c_str(), &st) == 0) mode_ = st.st_mode & 07777;
   std::string name = ".";
-  name += target_.filename().string();
+  name += path.filename().string();
   name += ".tmp-XXXXXX";
   std::string tmpl = (dir_ / name).string();
   fd_ = ::mkstemp(tmpl.data());
   if (fd_ < 0) fail_io("cannot write", target_);
   temp_ = tmpl;
+  registration_ = Temporary(temp_, Temporary::Kind::file);
 }
 
 AtomicFile::~AtomicFile() {
@@ -38,12 +59,13 @@ AtomicFile::~AtomicFile() {
 }
 
 void AtomicFile::write(const void* bytes, std::size_t n) {
+  if (resolved_.kind == OutputTarget::Kind::stream) std::fflush(nullptr);
   const auto* p = static_cast<const unsigned char*>(bytes);
   while (n > 0) {
     const ::ssize_t w = ::write(fd_, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      fail_io("cannot write", temp_);
+      fail_io("cannot write", temp_.empty() ? target_ : temp_);
     }
     p += w;
     n -= static_cast<std::size_t>(w);
@@ -51,13 +73,20 @@ void AtomicFile::write(const void* bytes, std::size_t n) {
 }
 
 void AtomicFile::commit() {
-  if (::fchmod(fd_, 0644) != 0) fail_io("cannot chmod", temp_);
+  if (resolved_.kind != OutputTarget::Kind::replace) {
+    const int fd = std::exchange(fd_, -1);
+    if (::close(fd) != 0) fail_io("cannot write", target_);
+    committed_ = true;
+    return;
+  }
+  if (::fchmod(fd_, static_cast<::mode_t>(mode_)) != 0) fail_io("cannot chmod", temp_);
   if (::fsync(fd_) != 0) fail_io("cannot sync", temp_);
   const int fd = std::exchange(fd_, -1);
   if (::close(fd) != 0) fail_io("cannot close", temp_);
-  if (::rename(temp_.c_str(), target_.c_str()) != 0)
+  if (::rename(temp_.c_str(), resolved_.path.c_str()) != 0)
     fail_io("cannot rename the temporary file to", target_);
   committed_ = true;
+  registration_.release();
   // Make the rename durable; failure here does not undo a completed write.
   const int dir_fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd >= 0) {

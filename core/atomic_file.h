@@ -1,16 +1,27 @@
 #pragma once
-// AtomicFile: writes go to a unique temporary file beside the target (mkstemp); commit() syncs
-// it, renames it over the target and syncs the directory, so readers see either the old file or
-// the complete new one. If commit() is never reached (an error, an exception), the destructor
-// removes the temporary: nothing half-written is left behind.
+// AtomicFile: the one writer of files wrsec produces. Where the target is a regular file or
+// nothing, writes go to a unique temporary beside it (mkstemp); commit() syncs it, renames it over
+// the target and syncs the directory, so readers see either the old file or the complete new one;
+// if commit() is never reached (an error, an exception), the destructor removes the temporary, and
+// an interrupted process removes it too (core/temporaries.h). A replaced file keeps its permission
+// bits (a new one gets 0644).
+//
+// Other targets follow the output rules of core/output_path.h: "-" and standard output or error
+// are written through their descriptor, a FIFO or character device is written through (no
+// temporary, no rename: what was written before a failure stays written), a symbolic link is
+// followed (the link stays), and a directory or other special file is refused.
 #include <filesystem>
 #include <string_view>
+
+#include "core/output_path.h"
+#include "core/temporaries.h"
 
 namespace wrsec {
 
 class AtomicFile {
  public:
-  // Throws RuntimeError naming the target when the temporary cannot be created.
+  // Throws InvalidArgument for a refused target (core/output_path.h) and RuntimeError naming the
+  // target when the temporary cannot be created or the target cannot be opened.
   explicit AtomicFile(std::filesystem::path target);
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
@@ -21,12 +32,16 @@ class AtomicFile {
   void write(std::string_view text) { write(text.data(), text.size()); }
   // Throws RuntimeError on a failed sync, close or rename (and the temporary is removed).
   void commit();
+  // The path as given.
   [[nodiscard]] const std::filesystem::path& target() const { return target_; }
 
  private:
   std::filesystem::path target_;
+  OutputTarget resolved_;
   std::filesystem::path dir_;
   std::filesystem::path temp_;
+  Temporary registration_;
+  unsigned mode_ = 0644;
   int fd_ = -1;
   bool committed_ = false;
 };

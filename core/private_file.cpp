@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/errors.h"
+#include "core/temporaries.h"
 
 namespace wrsec {
 namespace {
@@ -49,6 +50,8 @@ void create_private_file(const std::filesystem::path& path, std::string_view tex
     tmp.path.clear();
     fail_io("cannot write", path, err);
   }
+  // Removed by the interrupt handler too: a stray copy of a private key must not survive SIGINT.
+  const Temporary registered(tmp.path, Temporary::Kind::file);
   if (::fchmod(tmp.fd, 0600) != 0) fail_io("cannot chmod", path, errno);
   std::size_t done = 0;
   while (done < text.size()) {

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <sstream>
 
 #include "core/errors.h"
@@ -21,6 +22,9 @@ double Params::get_double(const std::string& key, double fallback) const {
   double value = 0.0;
   const char* end = text->data() + text->size();
   const auto [ptr, ec] = std::from_chars(text->data(), end, value);
+  if (ec == std::errc::result_out_of_range && ptr == end)
+    throw InvalidArgument("parameter '" + key + "' is out of the range of a double, got '" + *text +
+                          "'");
   if (ec != std::errc() || ptr != end || text->empty() || !std::isfinite(value))
     throw InvalidArgument("parameter '" + key + "' must be a finite number, got '" + *text + "'");
   return value;
@@ -32,6 +36,9 @@ std::int64_t Params::get_int(const std::string& key, std::int64_t fallback) cons
   std::int64_t value = 0;
   const char* end = text->data() + text->size();
   const auto [ptr, ec] = std::from_chars(text->data(), end, value);
+  if (ec == std::errc::result_out_of_range && ptr == end)
+    throw InvalidArgument("parameter '" + key + "' is out of range (at most " +
+                          std::to_string(INT64_MAX) + " in magnitude), got '" + *text + "'");
   if (ec != std::errc() || ptr != end || text->empty())
     throw InvalidArgument("parameter '" + key + "' must be an integer, got '" + *text + "'");
   return value;
@@ -79,6 +86,17 @@ std::string Params::canonical() const {
     out += key + '=' + value;
   }
   return out;
+}
+
+std::uint64_t parse_unsigned(const std::string& what, const std::string& text) {
+  std::uint64_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (!text.empty() && ptr == end && ec == std::errc()) return value;
+  if (!text.empty() && ptr == end && ec == std::errc::result_out_of_range)
+    throw InvalidArgument(what + " is out of range (at most " + std::to_string(UINT64_MAX) +
+                          "), got '" + text + "'");
+  throw InvalidArgument(what + " must be a non-negative integer, got '" + text + "'");
 }
 
 std::pair<std::string, std::string> parse_assignment(const std::string& text) {

@@ -42,6 +42,11 @@ class Params {
   mutable std::set<std::string> used_;
 };
 
+// Parses a decimal integer >= 0 written in digits only.
+// @throws InvalidArgument "<what> must be a non-negative integer, got 'T'", or "<what> is out of
+//         range (at most 18446744073709551615), got 'T'" for one that does not fit in 64 bits.
+std::uint64_t parse_unsigned(const std::string& what, const std::string& text);
+
 // Parses one "key=value" assignment (as given to --param); throws InvalidArgument otherwise.
 std::pair<std::string, std::string> parse_assignment(const std::string& text);
 

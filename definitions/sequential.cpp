@@ -35,6 +35,16 @@ StopRule StopRule::parse(const std::string& text) {
     throw bad();
   }
   if (used != number.size() || !std::isfinite(rule.threshold)) throw bad();
+  // Advantages lie in [-1, 1]: outside these ranges a rule would never or always hold.
+  const double x = rule.threshold;
+  if (rule.kind == Kind::lower_above && !(x >= -1.0 && x < 1.0))
+    throw InvalidArgument("stop rule '" + text +
+                          "': X must lie in [-1, 1) (an advantage lies in [-1, 1], so lower>X "
+                          "would never or always hold)");
+  if (rule.kind == Kind::upper_below && !(x > -1.0 && x <= 1.0))
+    throw InvalidArgument("stop rule '" + text +
+                          "': Y must lie in (-1, 1] (an advantage lies in [-1, 1], so upper<Y "
+                          "would never or always hold)");
   return rule;
 }
 

@@ -21,8 +21,9 @@ struct StopRule {
   Kind kind = Kind::never;
   double threshold = 0.0;
 
-  // Parses "none" (or the empty text), "lower>X" or "upper<Y" (spaces allowed; X, Y finite
-  // normal doubles); InvalidArgument naming the text otherwise.
+  // Parses "none" (or the empty text), "lower>X" with X in [-1, 1) or "upper<Y" with Y in (-1, 1]
+  // (spaces allowed): an advantage lies in [-1, 1], so other thresholds would make the rule never
+  // or always hold. InvalidArgument naming the text otherwise.
   static StopRule parse(const std::string& text);
   [[nodiscard]] std::string to_string() const;  // "none", "lower>0.5", "upper<0.01"
   [[nodiscard]] bool active() const { return kind != Kind::never; }

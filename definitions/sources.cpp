@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "core/errors.h"
+#include "definitions/params.h"
 #include "nn/fashion_mnist.h"
 #include "nn/llama.h"
 #include "nn/zoo.h"
@@ -14,10 +15,7 @@ namespace wrsec::definitions {
 namespace {
 
 std::uint64_t parse_u64(const std::string& text, const std::string& spec) {
-  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
-    throw InvalidArgument("malformed model source '" + spec + "': '" + text +
-                          "' is not a non-negative integer");
-  return std::stoull(text);
+  return parse_unsigned("malformed model source '" + spec + "': the seed", text);
 }
 
 double parse_positive(const std::string& text, const std::string& spec) {

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "core/errors.h"
+#include "core/output_path.h"
 #include "experiments/report_format.h"
 
 namespace wrsec::experiments {
@@ -110,6 +111,7 @@ json json_at(const json& j, const std::string& path) {
 }
 
 std::vector<json> read_json_lines(const std::filesystem::path& path) {
+  check_input_file(path);
   std::ifstream in(path);
   if (!in) throw InvalidArgument("cannot read '" + path.string() + "'");
   std::vector<json> rows;

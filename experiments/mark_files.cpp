@@ -8,6 +8,7 @@
 
 #include "core/atomic_file.h"
 #include "core/errors.h"
+#include "core/output_path.h"
 #include "core/private_file.h"
 #include "definitions/artifact.h"
 #include "definitions/statistics.h"
@@ -30,8 +31,7 @@ std::string quoted(const fs::path& p) {
 }
 
 nn::Model read_model(const fs::path& path) {
-  if (!fs::is_regular_file(path))
-    throw InvalidArgument("cannot read " + quoted(path) + ": no such file");
+  check_input_file(path);
   return nn::Model::from_safetensors(path);
 }
 
@@ -44,23 +44,6 @@ std::string exact_text(double v) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%.17g", v);
   return buf;
-}
-
-// Refuses two of the command's files that are one and the same (an output over an input, or
-// two outputs over each other): `named` pairs an option name with its path (empty = unused).
-void check_distinct(const std::vector<std::pair<std::string, fs::path>>& named) {
-  for (std::size_t i = 0; i < named.size(); ++i)
-    for (std::size_t j = 0; j < i; ++j) {
-      const auto& [a, pa] = named[j];
-      const auto& [b, pb] = named[i];
-      if (pa.empty() || pb.empty()) continue;
-      std::error_code ec;
-      const bool same = fs::equivalent(pa, pb, ec) ||
-                        fs::weakly_canonical(pa, ec) == fs::weakly_canonical(pb, ec);
-      if (same)
-        throw InvalidArgument(a + " and " + b + " name the same file " + quoted(pb) +
-                              "; nothing was written");
-    }
 }
 
 double parse_probability(const std::string& key, const std::string& value) {
@@ -187,10 +170,18 @@ MarkSummary mark_model_file(const MarkOptions& o) {
         "the naive rule of the ambiguity experiments, not evidence");
   if (!o.key.empty() && o.params.contains("rsa_bits"))
     throw InvalidArgument("--param rsa_bits sizes a new key; it cannot be used with --key");
-  check_distinct({{"--in", o.in},
-                  {"--out", o.out},
-                  {"--record", o.record},
-                  {"--key", o.key.empty() ? o.key_out : o.key}});
+  for (const auto& [option, path] : {std::pair<const char*, const fs::path&>{"--out", o.out},
+                                     {"--record", o.record},
+                                     {"--key", o.key.empty() ? o.key_out : o.key}})
+    if (path == kStandardOutputPath)
+      throw InvalidArgument(std::string(option) +
+                            " cannot be '-': wrsec mark prints its summary on standard output");
+  if (o.key.empty())
+    check_distinct_files({{"--in", o.in}},
+                         {{"--out", o.out}, {"--record", o.record}, {"--key", o.key_out}});
+  else
+    check_distinct_files({{"--in", o.in}, {"--key", o.key}},
+                         {{"--out", o.out}, {"--record", o.record}});
   if (o.key.empty() && fs::exists(fs::symlink_status(o.key_out)))
     throw InvalidArgument(quoted(o.key_out) +
                           " already exists; pass --key to sign with it, or choose another "
@@ -246,8 +237,9 @@ MarkSummary mark_model_file(const MarkOptions& o) {
                                   {"wrsec.mark.claim_fingerprint", s.claim_fingerprint}});
     record_file.commit();
   } catch (...) {
+    // Only a file this call replaced is removed: an output that is a device or FIFO stays.
     std::error_code ec;
-    fs::remove(o.out, ec);
+    if (fs::is_regular_file(fs::symlink_status(o.out, ec))) fs::remove(o.out, ec);
     if (s.new_key) fs::remove(o.key_out, ec);
     throw;
   }

@@ -1,18 +1,23 @@
 #include "experiments/run_dir.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <ostream>
 
 #include "core/atomic_file.h"
+#include "core/directory_lock.h"
 #include "core/errors.h"
 #include "core/sha256.h"
+#include "core/temporaries.h"
 #include "experiments/csv_sink.h"
 #include "experiments/jsonl_sink.h"
 #include "experiments/latex_sink.h"
@@ -421,13 +426,35 @@ Shard shard_from_json(const json& j) {
   return s;
 }
 
-// Reads a run directory's frozen spec and manifest and rebuilds its plan.
-std::pair<Plan, json> open_run(const fs::path& dir) {
+// Runs f on rank 0 alone; what it throws fails every rank alike (alone, the exception itself; with
+// other ranks, an InvalidArgument with its message).
+template <class F>
+void on_rank_zero(const Communicator& comm, const F& f) {
+  std::string error;
+  if (comm.rank() == 0) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      if (comm.size() == 1) throw;
+      error = e.what();
+    }
+  }
+  comm.broadcast(error);
+  if (!error.empty()) throw InvalidArgument(error);
+}
+
+// Throws InvalidArgument unless dir holds a run (a manifest and a frozen spec).
+void require_run_dir(const fs::path& dir) {
   if (!fs::is_directory(dir))
     throw InvalidArgument("'" + dir.string() + "' is not a run directory");
   if (!fs::exists(dir / "manifest.json") || !fs::exists(dir / "spec.ini"))
     throw InvalidArgument("'" + dir.string() +
                           "' is not a run directory (no manifest.json or spec.ini)");
+}
+
+// Reads a run directory's frozen spec and manifest and rebuilds its plan.
+std::pair<Plan, json> open_run(const fs::path& dir) {
+  require_run_dir(dir);
   json manifest = read_json_file(dir / "manifest.json");
   if (manifest.value("schema", "") != kManifestSchema)
     throw InvalidArgument("'" + (dir / "manifest.json").string() + "' is not a wrsec run manifest");
@@ -449,7 +476,8 @@ std::pair<Plan, json> open_run(const fs::path& dir) {
   return {std::move(plan), std::move(manifest)};
 }
 
-// Removes temporaries left by a process killed inside an AtomicFile write.
+// Removes temporaries left by a process killed inside an AtomicFile write (called with the
+// directory's lock held: no live process is writing them).
 void remove_stale_temporaries(const fs::path& dir) {
   for (const fs::path& d : {dir, dir / "state"}) {
     if (!fs::is_directory(d)) continue;
@@ -461,26 +489,64 @@ void remove_stale_temporaries(const fs::path& dir) {
   }
 }
 
-// Creates dir with its spec and manifest: built in a sibling temporary and renamed into place.
-// An existing dir is refused with the hint (what to do instead) in parentheses.
-void create_run_dir(const fs::path& dir, const Plan& plan, const json& manifest,
-                    const std::string& if_exists) {
-  if (fs::exists(dir))
-    throw InvalidArgument("run directory '" + dir.string() + "' exists (" + if_exists + ")");
+// Removes the staging directories of dir (".NAME.partial-*" beside it) whose creator is gone: a
+// process killed while creating dir leaves one whose lock nobody holds.
+void remove_abandoned_staging(const fs::path& parent, const fs::path& dir) {
+  const std::string prefix = "." + dir.filename().string() + ".partial-";
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(parent, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) == 0 && entry.is_directory(ec) &&
+        DirectoryLock::abandoned(entry.path()))
+      fs::remove_all(entry.path(), ec);
+  }
+}
+
+// Creates dir with its spec and manifest and returns its lock, taken before dir appears: dir is
+// built in a sibling staging directory and renamed into place, never over an existing one. An
+// existing dir is refused with the hint (what to do instead) in parentheses.
+DirectoryLock create_run_dir(const fs::path& dir, const Plan& plan, const json& manifest,
+                             const std::string& if_exists) {
+  const auto exists = [&] {
+    return InvalidArgument("run directory '" + dir.string() + "' exists (" + if_exists + ")");
+  };
+  if (fs::exists(dir)) throw exists();
   fs::path parent = dir.parent_path();
   if (parent.empty()) parent = ".";
   fs::create_directories(parent);
+  remove_abandoned_staging(parent, dir);
   std::string tmpl = (parent / ("." + dir.filename().string() + ".partial-XXXXXX")).string();
-  if (::mkdtemp(tmpl.data()) == nullptr)
-    throw RuntimeError("cannot create a directory beside '" + dir.string() + "'");
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    const int err = errno;
+    throw RuntimeError("cannot create a directory beside '" + dir.string() +
+                       "': " + std::strerror(err));
+  }
   const fs::path staging = tmpl;
+  // What an interrupt removes (files, then directories) while dir is being staged.
+  std::vector<Temporary> staged;
+  staged.emplace_back(staging, Temporary::Kind::directory);
+  staged.emplace_back(staging / "state", Temporary::Kind::directory);
+  for (const char* file : {"spec.ini", "manifest.json", DirectoryLock::kFileName})
+    staged.emplace_back(staging / file, Temporary::Kind::file);
   try {
     fs::permissions(staging, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                  fs::perms::others_read | fs::perms::others_exec);
+    DirectoryLock lock(staging, "run directory");
     fs::create_directory(staging / "state");
     write_file_atomically(staging / "spec.ini", plan.spec_text);
     write_file_atomically(staging / "manifest.json", manifest.dump(2) + "\n");
-    fs::rename(staging, dir);
+    if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_NOREPLACE) != 0) {
+      int err = errno;
+      // A file system without RENAME_NOREPLACE: a plain rename, which fails over a non-empty
+      // directory too.
+      if ((err == EINVAL || err == ENOSYS) && ::rename(staging.c_str(), dir.c_str()) == 0) err = 0;
+      if (err == EEXIST || err == ENOTEMPTY) throw exists();  // another process was quicker
+      if (err != 0)
+        throw RuntimeError("cannot create run directory '" + dir.string() +
+                           "': " + std::strerror(err));
+    }
+    for (auto& t : staged) t.release();
+    return lock;
   } catch (...) {
     std::error_code ec;
     fs::remove_all(staging, ec);
@@ -524,18 +590,10 @@ RunOutcome start_run(const fs::path& spec_path, const fs::path& dir, const RunDi
       make_plan(text, spec_path.string(), spec_path.stem().string(), overrides, options.shard);
   json manifest = manifest_base(plan, spec_path);
   manifest["segments"].push_back(segment(options, comm, "start"));
-  // The others wait until the directory exists, and fail alike if it cannot be created.
-  std::string error;
-  if (comm.rank() == 0) {
-    try {
-      create_run_dir(dir, plan, manifest, "resume it to continue");
-    } catch (const std::exception& e) {
-      if (comm.size() == 1) throw;
-      error = e.what();
-    }
-  }
-  comm.broadcast(error);
-  if (!error.empty()) throw InvalidArgument(error);
+  // The others wait until the directory exists, and fail alike if it cannot be created. Rank 0
+  // holds its lock until the run ends.
+  std::optional<DirectoryLock> lock;
+  on_rank_zero(comm, [&] { lock = create_run_dir(dir, plan, manifest, "resume it to continue"); });
   return run_plan(dir, plan, std::move(manifest), options, comm);
 }
 
@@ -547,6 +605,10 @@ RunOutcome resume_run(const fs::path& dir, const RunDirOptions& options) {
         "its manifest and cannot be changed");
   const SoloCommunicator solo;
   const Communicator& comm = options.comm ? *options.comm : solo;
+  require_run_dir(dir);
+  // Rank 0 holds the directory's lock until the run ends; a live holder fails every rank alike.
+  std::optional<DirectoryLock> lock;
+  on_rank_zero(comm, [&] { lock.emplace(dir, "run directory"); });
   auto [plan, manifest] = open_run(dir);
   if (manifest["status"] == "complete") {
     if (comm.rank() == 0 && options.log)
@@ -619,7 +681,7 @@ void merge_runs(const std::vector<fs::path>& inputs, const fs::path& out) {
                        {"shard", runs[r].second["shard"]},
                        {"segments", runs[r].second["segments"]}});
   manifest["merged_from"] = sources;
-  create_run_dir(out, plan, manifest, "merge into a new directory");
+  const DirectoryLock lock = create_run_dir(out, plan, manifest, "merge into a new directory");
   for (std::size_t i = 0; i < plan.cells.size(); ++i) save_state(out, plan, i, states[i]);
   write_outputs(out, plan, states, manifest);
 }

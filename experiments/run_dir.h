@@ -13,8 +13,15 @@
 //                       byte-identical for any thread count, rank count, shard split or resume
 //   DIR/results.csv, DIR/report.md, DIR/table.tex   the same for plots, people and papers
 //
+//   DIR/.lock           held (flock) by the one process working in DIR: a start, a resume or the
+//                       merge writing it; another start or resume is refused with the holder's
+//                       pid, host and start time. A killed holder's lock is released by the kernel.
+//
 // Every file is written with AtomicFile (temporary + rename); the directory itself appears only
-// once its spec and manifest are complete. Trial i of a cell always uses Philox counter i.
+// once its spec and manifest are complete (staged beside it, locked, and renamed into place; a
+// staging directory whose creator was killed is removed by the next start). A resume removes the
+// temporaries a killed process left, under the lock. Trial i of a cell always uses Philox
+// counter i.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -68,6 +75,7 @@ RunOutcome start_run(const std::filesystem::path& spec_path, const std::filesyst
                      const RunDirOptions& options);
 
 // Continues the run in dir from its recorded state; a complete run is left as it is.
+// @throws InvalidArgument naming the holder when another process works in dir.
 RunOutcome resume_run(const std::filesystem::path& dir, const RunDirOptions& options);
 
 // Adds the counts of complete shard runs of one spec (same seed, same overrides) whose trial

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "core/errors.h"
+#include "core/output_path.h"
 
 namespace wrsec::experiments {
 namespace {
@@ -29,12 +30,6 @@ std::string trim(const std::string& s) {
 std::string unquote(const std::string& s) {
   if (s.size() >= 2 && s.front() == '"' && s.back() == '"') return s.substr(1, s.size() - 2);
   return s;
-}
-
-bool parse_u64(const std::string& text, std::uint64_t& out) {
-  const char* end = text.data() + text.size();
-  const auto [p, ec] = std::from_chars(text.data(), end, out);
-  return !text.empty() && ec == std::errc() && p == end;
 }
 
 bool parse_i64(const std::string& text, std::int64_t& out) {
@@ -200,6 +195,23 @@ void check_lines(const std::string& text, const Fail& fail) {
   }
 }
 
+// The value of an integer key; a value that is not one, or too large, fails naming the key.
+std::uint64_t unsigned_key(const Entry& e, const Fail& fail) {
+  try {
+    return definitions::parse_unsigned("key '" + e.key + "'", e.value);
+  } catch (const InvalidArgument& error) {
+    throw fail(error.what());
+  }
+}
+
+// The value of a key that must be at least 1.
+std::uint64_t positive_key(const Entry& e, const Fail& fail) {
+  const std::uint64_t value = unsigned_key(e, fail);
+  if (value == 0)
+    throw fail("key '" + e.key + "' must be a positive integer, got '" + e.value + "'");
+  return value;
+}
+
 // Calls visit(entry) for each line of an INI text in file order, after checking that its key was
 // not given before and has one non-empty value.
 template <class Visit>
@@ -242,15 +254,9 @@ bool read_cell_key(const Entry& e, CellKeys& keys, const Fail& fail) {
     if (is_component(e.key)) {
       id_of(keys.cell, e.key) = e.value;
     } else if (e.key == "trials") {
-      std::uint64_t trials = 0;
-      if (!parse_u64(e.value, trials) || trials == 0)
-        throw fail("key 'trials' must be a positive integer, got '" + e.value + "'");
-      keys.trials = trials;
+      keys.trials = positive_key(e, fail);
     } else if (e.key == "seed") {
-      std::uint64_t seed = 0;
-      if (!parse_u64(e.value, seed))
-        throw fail("key 'seed' must be a non-negative integer, got '" + e.value + "'");
-      keys.seed = seed;
+      keys.seed = unsigned_key(e, fail);
     } else if (e.key == "alpha") {
       double alpha = 0;
       if (!parse_double(e.value, alpha) || !(alpha > 0 && alpha < 1))
@@ -297,6 +303,7 @@ const char* to_string(Correction c) {
 }
 
 std::string read_text_file(const std::filesystem::path& path) {
+  check_input_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InvalidArgument("cannot read '" + path.string() + "'");
   std::ostringstream text;
@@ -348,11 +355,9 @@ ExperimentSpec ExperimentSpec::parse(const std::string& text, const std::string&
         throw fail(std::string("key 'stop_when': ") + error.what());
       }
     } else if (e.key == "first_look") {
-      if (!parse_u64(e.value, spec.first_look) || spec.first_look == 0)
-        throw fail("key 'first_look' must be a positive integer, got '" + e.value + "'");
+      spec.first_look = positive_key(e, fail);
     } else if (e.key == "batch") {
-      if (!parse_u64(e.value, spec.batch) || spec.batch == 0)
-        throw fail("key 'batch' must be a positive integer, got '" + e.value + "'");
+      spec.batch = positive_key(e, fail);
     } else if (e.section.empty()) {
       throw fail("unknown key '" + e.key + "'");
     } else if (e.section == "sweep") {
@@ -400,13 +405,10 @@ CellConfig CellConfig::parse(const std::string& text, const std::string& origin)
   for_each_entry(text, fail, [&](const Entry& e) {
     if (read_cell_key(e, keys, fail)) return;
     if (e.key == "first-trial") {
-      std::uint64_t first = 0;
-      if (!parse_u64(e.value, first))
-        throw fail("key 'first-trial' must be a non-negative integer, got '" + e.value + "'");
-      config.first_trial = first;
+      config.first_trial = unsigned_key(e, fail);
     } else if (e.key == "threads") {
-      std::uint64_t thread_count = 0;
-      if (!parse_u64(e.value, thread_count) || thread_count < 1 || thread_count > 1024)
+      const std::uint64_t thread_count = unsigned_key(e, fail);
+      if (thread_count < 1 || thread_count > 1024)
         throw fail("key 'threads' must be an integer in [1, 1024], got '" + e.value + "'");
       config.threads = static_cast<int>(thread_count);
     } else if (e.key == "out") {
@@ -425,6 +427,8 @@ CellConfig CellConfig::parse(const std::string& text, const std::string& origin)
 }
 
 CellConfig CellConfig::load(const std::filesystem::path& path) {
+  if (const auto problem = input_file_problem(path))
+    throw InvalidArgument("cannot read config file '" + path.string() + "': " + *problem);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InvalidArgument("cannot read config file '" + path.string() + "'");
   std::ostringstream text;

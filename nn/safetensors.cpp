@@ -31,9 +31,12 @@ std::string file_label(const std::filesystem::path& path) {
   throw InvalidArgument(file_label(path) + ": " + what);
 }
 
+// A path the user may not read is bad input; other failures are the environment's.
 [[noreturn]] void fail_io(const std::string& what, const std::filesystem::path& path) {
   const int err = errno;
-  throw RuntimeError(what + " '" + path.string() + "': " + std::strerror(err));
+  const std::string message = what + " '" + path.string() + "': " + std::strerror(err);
+  if (err == EACCES || err == EPERM) throw InvalidArgument(message);
+  throw RuntimeError(message);
 }
 
 // Little-endian loads and stores, independent of the host's byte order and alignment.

@@ -5,11 +5,13 @@
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <set>
 #include <sstream>
 
 #include "core/atomic_file.h"
+#include "core/directory_lock.h"
 #include "core/errors.h"
 #include "core/sha256.h"
 #include "experiments/claims.h"
@@ -453,7 +455,12 @@ int run_reproduce(const ReproduceOptions& o) {
   const Profile p = load_profile(o);
   const fs::path out = out_dir(o, p);
   const json record = study_record(p, o.shard);
+  std::optional<DirectoryLock> lock;  // rank 0 holds out until the reproduction ends
   on_root(comm, [&] {
+    if (fs::exists(out) && !fs::is_directory(out))
+      throw InvalidArgument("'" + out.string() + "' exists and is not a directory");
+    fs::create_directories(out);
+    lock.emplace(out, "reproduction directory");
     if (fs::exists(out / "study.json")) {
       json old = experiments::read_json_file(out / "study.json", "study record");
       old.erase("merged_from");  // a merged directory is the unsharded profile, complete
@@ -463,8 +470,6 @@ int run_reproduce(const ReproduceOptions& o) {
                               "or shard; remove it or choose another output directory");
       if (o.log) *o.log << "reproduce: continuing " << out.string() << "\n";
     } else {
-      if (fs::exists(out) && !fs::is_directory(out))
-        throw InvalidArgument("'" + out.string() + "' exists and is not a directory");
       fs::create_directories(out / "runs");
       fs::create_directories(out / "measurements");
       write_file_atomically(out / "study.json", record.dump(2) + "\n");
@@ -511,6 +516,7 @@ int merge_reproductions(const std::vector<fs::path>& inputs, const ReproduceOpti
                           std::to_string(count) + " (got " + std::to_string(seen.size()) + ")");
   fs::create_directories(out / "runs");
   fs::create_directories(out / "measurements");
+  const DirectoryLock lock(out, "reproduction directory");
   json record = study_record(p, experiments::Shard{});
   json sources = json::array();
   for (const auto& d : inputs) sources.push_back(fs::absolute(d).string());

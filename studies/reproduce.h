@@ -13,6 +13,7 @@
 //   OUT/runs/<spec name>/     one run directory per spec (experiments/run_dir.h)
 //   OUT/measurements/<name>/  one measurement directory per measurement (measurement_run.h)
 //   OUT/claims.jsonl, OUT/claims.md, OUT/report.md   once everything is complete
+//   OUT/.lock                 held by the one process working in OUT (core/directory_lock.h)
 // Started again on the same OUT, a reproduction continues where it stopped (runs from their last
 // batch, measurements from their last unit) and ends with the same results. With shard i/N each
 // spec plays slice i of its trials and measurement units are dealt round-robin over the shards;
@@ -63,7 +64,8 @@ std::vector<ProfileSummary> list_profiles(const ReproduceOptions& options);
 
 // Plays the profile into options.out (continuing what is there), then checks the claims. Returns
 // the number of claims not met (0 = reproduced); a shard returns 0 without checking (merge the
-// shards first). InvalidArgument for a bad claims file, profile or foreign output directory.
+// shards first). InvalidArgument for a bad claims file, profile or foreign output directory, or
+// one that another process works in (naming it).
 int run_reproduce(const ReproduceOptions& options);
 
 // Merges complete shard directories of one profile (options.out must not exist), checks the

@@ -1,16 +1,24 @@
 // End-to-end tests of the `wrsec` executable: output, exit codes, and no file left on error.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "tests/support/spawn.h"
 
 namespace {
 
@@ -21,9 +29,9 @@ struct Result {
   std::string out;  // stdout and stderr together
 };
 
-// `prefix` goes before the binary (e.g. "timeout 20").
-Result run(const std::string& args, const std::string& prefix = "") {
-  const std::string cmd = prefix + " " + std::string(WRSEC_BINARY) + " " + args + " 2>&1";
+// Runs a shell command line; its stdout and stderr together.
+Result run_command(const std::string& command) {
+  const std::string cmd = command + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   EXPECT_NE(pipe, nullptr);
   std::string out;
@@ -31,6 +39,36 @@ Result run(const std::string& args, const std::string& prefix = "") {
   while (fgets(buf.data(), buf.size(), pipe) != nullptr) out += buf.data();
   const int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// `prefix` goes before the binary (e.g. "timeout 20").
+Result run(const std::string& args, const std::string& prefix = "") {
+  return run_command(prefix + " " + std::string(WRSEC_BINARY) + " " + args);
+}
+
+// Runs `wrsec args` in directory cwd: exit code, stdout alone, stderr alone (kept in a file beside
+// cwd meanwhile).
+struct Split {
+  int exit_code;
+  std::string out, err;
+};
+
+Split run_split(const fs::path& cwd, const std::string& args) {
+  const std::string err = cwd.string() + ".stderr";
+  const std::string cmd =
+      "cd '" + cwd.string() + "' && " + std::string(WRSEC_BINARY) + " " + args + " 2>'" + err + "'";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  EXPECT_NE(pipe, nullptr);
+  std::string out;
+  std::array<char, 4096> buf{};
+  std::size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  std::ifstream in(err);
+  std::ostringstream text;
+  text << in.rdbuf();
+  fs::remove(err);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, text.str()};
 }
 
 class Cli : public ::testing::Test {
@@ -170,6 +208,243 @@ TEST_F(Cli, UnwritableOutputFailsWithoutRunning) {
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("cannot write"), std::string::npos);
   EXPECT_TRUE(dir_is_empty());
+}
+
+// Whether dir holds an entry whose name starts with prefix.
+bool has_entry_starting(const fs::path& dir, const std::string& prefix) {
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
+// A single-cell run interrupted while its output is open (it is opened before the first trial, and
+// 10^12 trials do not end): the process dies of the signal and leaves no temporary.
+TEST_F(Cli, InterruptedRunLeavesNoTemporary) {
+  for (const int sig : {SIGINT, SIGTERM}) {
+    SCOPED_TRACE(sig == SIGINT ? "SIGINT" : "SIGTERM");
+    const auto out = dir_ / "r.jsonl";
+    const pid_t pid = wrsec::test_support::spawn_quiet(
+        WRSEC_BINARY, {"run", "--game", "bernoulli_ind", "--attack", "likelihood_ratio", "--trials",
+                       "1000000000000", "--seed", "1", "--threads", "1", "--out", out.string()});
+    ASSERT_GT(pid, 0);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (!has_entry_starting(dir_, ".r.jsonl.tmp-") &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_TRUE(has_entry_starting(dir_, ".r.jsonl.tmp-")) << "no temporary appeared";
+    ::kill(pid, sig);
+    const int status = wrsec::test_support::wait_for(pid);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig) << "status " << status;
+    EXPECT_TRUE(dir_is_empty()) << fs::directory_iterator(dir_)->path();
+  }
+}
+
+// --out -: the JSON line on standard output, the table on standard error, no file named "-".
+TEST_F(Cli, DashWritesStandardOutput) {
+  const auto r = run_split(
+      dir_, "run --game bernoulli_ind --attack likelihood_ratio --trials 500 --seed 4 --out -");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["counts"]["n"], 500);
+  EXPECT_NE(r.err.find("estimate"), std::string::npos) << r.err;
+  EXPECT_TRUE(dir_is_empty());
+}
+
+// Outputs never replace what is not a regular file: a symbolic link is followed (and stays), a
+// FIFO is written through, a directory is refused; a command writing a directory refuses "-".
+TEST_F(Cli, OutputsNeverReplaceSpecialFiles) {
+  const std::string cell = "run --game bernoulli_ind --attack coin_flip --trials 50 --seed 1";
+  std::ofstream(dir_ / "real.jsonl") << "old\n";
+  fs::create_symlink("real.jsonl", dir_ / "link.jsonl");
+  auto r = run(cell + " --out " + (dir_ / "link.jsonl").string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(fs::is_symlink(dir_ / "link.jsonl"));
+  std::ifstream real(dir_ / "real.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(real, line));
+  EXPECT_EQ(nlohmann::json::parse(line)["counts"]["n"], 50);
+
+  const auto fifo = dir_ / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(reader, 0);
+  r = run(cell + " --out " + fifo.string());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  std::string piped(1 << 16, '\0');
+  const ::ssize_t got = ::read(reader, piped.data(), piped.size());
+  ::close(reader);
+  ASSERT_GT(got, 0);
+  piped.resize(static_cast<std::size_t>(got));
+  EXPECT_EQ(nlohmann::json::parse(piped)["counts"]["n"], 50);
+  EXPECT_TRUE(fs::is_fifo(fifo));
+
+  fs::create_directories(dir_ / "sub");
+  expect_bad_input(run(cell + " --out " + (dir_ / "sub").string()), "is a directory");
+  EXPECT_TRUE(fs::is_empty(dir_ / "sub"));
+
+  const auto spec = dir_ / "s.ini";
+  std::ofstream(spec) << "game = bernoulli_ind\nattack = coin_flip\ntrials = 10\nseed = 1\n";
+  for (const std::string& args : std::vector<std::string>{
+           "run " + spec.string() + " --out -", "merge a b --out -",
+           // Arguments that fail fast after the --out check, should it pass.
+           "reproduce --profile nope --out - --root " + std::string(WRSEC_SOURCE_DIR),
+           "evaluate --scheme nope --out -",
+           "train --model mlp_784_16_10_relu --cache - --data " + (dir_ / "none").string()}) {
+    const auto d = run_split(dir_, args);
+    EXPECT_EQ(d.exit_code, 2) << args << ": " << d.err;
+    EXPECT_NE(d.err.find("'-' (standard output) is none"), std::string::npos) << d.err;
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "-"));
+}
+
+// An output that is the same file as an input is refused before anything is written.
+TEST_F(Cli, OutputEqualToAnInputIsRefused) {
+  const auto cfg = dir_ / "cell.ini";
+  const std::string config = "game = bernoulli_ind\nattack = coin_flip\ntrials = 10\nseed = 1\n";
+  std::ofstream(cfg) << config;
+  expect_bad_input(run("run --config " + cfg.string() + " --out " + cfg.string()),
+                   "--out and --config name the same file");
+  const auto model = dir_ / "protected.safetensors";
+  std::ofstream(model) << "not really a release";
+  fs::create_symlink(model, dir_ / "link.safetensors");
+  for (const auto& out : {model, dir_ / "link.safetensors", dir_ / "." / "protected.safetensors"})
+    expect_bad_input(run("attack --in " + model.string() + " --out " + out.string()),
+                     "--out and --in name the same file");
+  std::ifstream in(cfg);
+  std::ostringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), config);
+  EXPECT_EQ(fs::file_size(model), std::string("not really a release").size());
+}
+
+// Why an input cannot be read is said as it is: missing, a directory, not a regular file. A
+// malformed release names the file, not an internal function.
+TEST_F(Cli, UnreadableInputsSayWhy) {
+  const std::string out = " --out " + (dir_ / "out.safetensors").string();
+  const auto fifo = dir_ / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  fs::create_directories(dir_ / "sub");
+  expect_bad_input(run("attack --in " + (dir_ / "missing").string() + out), "': no such file");
+  expect_bad_input(run("attack --in " + (dir_ / "sub").string() + out), "': it is a directory");
+  expect_bad_input(run("attack --in " + fifo.string() + out), "': it is not a regular file");
+  expect_bad_input(run("attack --in /dev/null" + out), "'/dev/null': it is not a regular file");
+  expect_bad_input(run("run " + (dir_ / "sub").string() + " --out " + (dir_ / "r").string()),
+                   "cannot read '" + (dir_ / "sub").string() + "': it is a directory");
+  expect_bad_input(run("run --config " + (dir_ / "sub").string()),
+                   "cannot read config file '" + (dir_ / "sub").string() + "': it is a directory");
+  // A valid safetensors file without an official layer.
+  const std::string header = R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+  std::string bytes(8, '\0');
+  bytes[0] = static_cast<char>(header.size());
+  bytes += header + std::string(4, '\0');
+  const auto model = dir_ / "plain.safetensors";
+  std::ofstream(model, std::ios::binary) << bytes;
+  const auto r = run("attack --in " + model.string() + out);
+  expect_bad_input(r, "'" + model.string() + "': missing tensor 'fuse_weight'");
+  EXPECT_EQ(r.out.find("recover_official_file"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir_ / "out.safetensors"));
+}
+
+// Numbers that do not fit are "out of range", not "not a number"; the largest seed is accepted.
+TEST_F(Cli, NumbersTooLargeAreOutOfRange) {
+  const std::string cell = "run --game bernoulli_ind --attack coin_flip --trials 10";
+  const std::string huge = "99999999999999999999";
+  expect_bad_input(run(cell + " --seed " + huge), "--seed is out of range (at most " +
+                                                      std::string("18446744073709551615), got '") +
+                                                      huge + "'");
+  expect_bad_input(run(cell + " --seed 1 --threads " + huge), "--threads is out of range");
+  expect_bad_input(run(cell + " --seed -5"), "--seed must be a non-negative integer, got '-5'");
+  expect_bad_input(run(cell + " --seed 1 --param game.samples=" + huge),
+                   "parameter 'samples' is out of range");
+  expect_bad_input(run(cell + " --seed 1 --param game.p0=1e999"),
+                   "parameter 'p0' is out of the range of a double");
+  const auto spec = dir_ / "s.ini";
+  std::ofstream(spec) << "game = bernoulli_ind\nattack = coin_flip\ntrials = 10\nseed = " << huge
+                      << "\n";
+  expect_bad_input(run("run " + spec.string() + " --out " + (dir_ / "r").string()),
+                   "key 'seed' is out of range");
+  const auto ok = run(cell + " --seed 18446744073709551615");
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+}
+
+// A path the user may not read or write is bad input (exit 2) whichever command meets it. Root
+// reads everything, so as root the commands run as user nobody (setpriv).
+TEST_F(Cli, PermissionErrorsAreBadInput) {
+  std::string as_user;
+  if (::geteuid() == 0) {
+    if (!fs::exists("/usr/bin/setpriv")) GTEST_SKIP() << "root without setpriv";
+    as_user = "/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups ";
+  }
+  const auto locked = dir_ / "locked";
+  fs::create_directories(locked);
+  std::ofstream(locked / "protected.safetensors") << "x";
+  std::ofstream(locked / "spec.ini") << "game = bernoulli_ind\nattack = coin_flip\ntrials = 10\n"
+                                        "seed = 1\n";
+  fs::permissions(locked / "protected.safetensors", fs::perms::none);
+  fs::permissions(locked / "spec.ini", fs::perms::none);
+  fs::permissions(locked, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
+  const auto as = [&](const std::string& args) {
+    return run_command(as_user + WRSEC_BINARY + " " + args);
+  };
+  expect_bad_input(as("attack --in " + (locked / "protected.safetensors").string() + " --out " +
+                      (dir_ / "x.safetensors").string()),
+                   "Permission denied");
+  expect_bad_input(as("run " + (locked / "spec.ini").string() + " --out " + (dir_ / "r").string()),
+                   "Permission denied");
+  expect_bad_input(as("run --game bernoulli_ind --attack coin_flip --trials 10 --seed 1 --out " +
+                      (locked / "x.jsonl").string()),
+                   "Permission denied");
+  fs::permissions(locked, fs::perms::owner_all);
+}
+
+// Stop rules that could never or would always hold are refused, from the command line or a spec.
+TEST_F(Cli, ImpossibleStopRulesAreRefused) {
+  const auto spec = dir_ / "s.ini";
+  std::ofstream(spec) << "game = bernoulli_ind\nattack = coin_flip\ntrials = 10\nseed = 1\n";
+  expect_bad_input(
+      run("run " + spec.string() + " --stop-when 'lower>2' --out " + (dir_ / "r").string()),
+      "--stop-when: stop rule 'lower>2': X must lie in [-1, 1)");
+  std::ofstream(spec) << "game = bernoulli_ind\nattack = coin_flip\ntrials = 10\nseed = 1\n"
+                         "stop_when = upper<-1\n";
+  expect_bad_input(run("run " + spec.string() + " --out " + (dir_ / "r").string()),
+                   "stop rule 'upper<-1': Y must lie in (-1, 1]");
+  EXPECT_FALSE(fs::exists(dir_ / "r"));
+}
+
+// A parameter given twice is an error naming it, not a silent choice of one value.
+TEST_F(Cli, RepeatedParamIsRefused) {
+  expect_bad_input(run("run --game bernoulli_ind --attack coin_flip --trials 10 --seed 1 "
+                       "--param game.p0=0.1 --param game.p1=0.6 --param game.p0=0.2"),
+                   "--param game.p0 is given twice ('game.p0=0.1', 'game.p0=0.2')");
+  expect_bad_input(run("evaluate --scheme qim --param bits=4 --param scheme.bits=5 --plan"),
+                   "--param bits is given twice ('bits=4', 'scheme.bits=5')");
+}
+
+// --version: the version, the git describe the build carries in its results, the ISA level.
+TEST_F(Cli, VersionNamesTheBuild) {
+  const auto v = run("--version");
+  ASSERT_EQ(v.exit_code, 0) << v.out;
+  EXPECT_EQ(std::count(v.out.begin(), v.out.end(), '\n'), 1) << v.out;
+  EXPECT_EQ(v.out.rfind("wrsec 0.", 0), 0u) << v.out;
+  EXPECT_NE(v.out.find(") isa x86-64-v3\n"), std::string::npos) << v.out;
+  const auto r =
+      run_split(dir_, "run --game bernoulli_ind --attack coin_flip --trials 10 --seed 1 --out -");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto describe = nlohmann::json::parse(r.out)["provenance"]["git_describe"];
+  EXPECT_NE(v.out.find("(git " + describe.get<std::string>() + ")"), std::string::npos) << v.out;
+}
+
+// A failure of the file system library is one line without its "filesystem error:" prefix.
+TEST_F(Cli, FileSystemErrorsAreOneLine) {
+  const auto spec = dir_ / "s.ini";
+  std::ofstream(spec) << "game = bernoulli_ind\nattack = coin_flip\ntrials = 10\nseed = 1\n";
+  std::ofstream(dir_ / "file") << "x";
+  const auto r = run("run " + spec.string() + " --out " + (dir_ / "file" / "run").string());
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_EQ(r.out.rfind("wrsec: error: ", 0), 0u) << r.out;
+  EXPECT_EQ(r.out.find("filesystem error"), std::string::npos) << r.out;
 }
 
 TEST_F(Cli, HelpAndListWork) {

@@ -83,6 +83,24 @@ TEST(StopRuleParse, RejectsMalformedTextNamingIt) {
   }
 }
 
+// An advantage lies in [-1, 1]: a rule that could never hold (lower>1, upper<-1) or always holds
+// (lower>-2, upper<2) is refused.
+TEST(StopRuleParse, RejectsThresholdsOutsideTheAdvantageRange) {
+  for (const std::string text :
+       {"lower>1", "lower>2", "lower>-1.5", "upper<-1", "upper<-2", "upper<1.5"}) {
+    try {
+      (void)StopRule::parse(text);
+      ADD_FAILURE() << "'" << text << "' was accepted";
+    } catch (const InvalidArgument& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("'" + text + "'"), std::string::npos) << what;
+      EXPECT_NE(what.find(text[0] == 'l' ? "[-1, 1)" : "(-1, 1]"), std::string::npos) << what;
+    }
+  }
+  for (const std::string text : {"lower>-1", "lower>0.999", "upper<1", "upper<-0.999"})
+    EXPECT_NO_THROW((void)StopRule::parse(text)) << text;
+}
+
 TEST(StopRuleParse, ToStringRoundTrips) {
   for (const std::string text :
        {"none", "lower>0.5", "upper<0.01", "lower>0.123456789", "upper<1e-07", "lower>-0.5"}) {

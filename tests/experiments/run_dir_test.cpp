@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/directory_lock.h"
 #include "core/errors.h"
 #include "core/rng.h"
 #include "definitions/sequential.h"
@@ -457,6 +458,157 @@ TEST_F(RunDir, ResumeAfterKill9GivesIdenticalResults) {
   std::cout << "[          ] runs killed mid-run: " << killed_mid_run << " of 5\n";
   // The early delays (52 ms, 548 ms) fall well inside the run: the test is not vacuous.
   EXPECT_GE(killed_mid_run, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One process per run directory (DIR/.lock)
+
+std::string host_name() {
+  char host[256] = {0};
+  ::gethostname(host, sizeof(host) - 1);
+  return host;
+}
+
+// Runs the CLI to the end: exit code (-1 if it did not exit) and its stdout and stderr.
+std::pair<int, std::string> run_wrsec_output(const std::vector<std::string>& args,
+                                             const fs::path& output) {
+  const pid_t pid = wrsec::test_support::spawn_to_file(WRSEC_BINARY, args, output.string());
+  EXPECT_GT(pid, 0);
+  const int status = wait_for(pid);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_bytes(output)};
+}
+
+// Polls (every 5 ms, for at most 2 minutes) until dir/.lock names pid as its holder.
+bool wait_for_holder(const fs::path& dir, pid_t pid) {
+  const std::string prefix = std::to_string(pid) + " ";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(dir / wrsec::DirectoryLock::kFileName);
+    std::string line;
+    if (std::getline(in, line) && line.rfind(prefix, 0) == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+// A resume of a directory another process works in is refused at once, naming the holder, and
+// touches nothing (not even the temporaries the holder is writing); once the holder is gone, the
+// resume proceeds and removes them.
+TEST_F(RunDir, ResumeOfALockedRunIsRefusedNamingTheHolder) {
+  const fs::path s = spec("locked", kSpec);
+  const fs::path dir = root_ / "run";
+  RunDirOptions o = opts();
+  int seen = 0;
+  o.after_batch = [&](std::size_t, std::uint64_t) {
+    if (++seen == 5) throw SimulatedCrash{};
+  };
+  EXPECT_THROW(start_run(s, dir, o), SimulatedCrash);
+  const std::string manifest = read_bytes(dir / "manifest.json");
+  write_text(dir / "state" / ".cell-00000.json.tmp-live01", "{being written");
+  {
+    const wrsec::DirectoryLock holder(dir, "test");
+    const std::string named = "run directory '" + dir.string() + "' is in use by pid " +
+                              std::to_string(::getpid()) + " on host " + host_name() + " (started ";
+    expect_invalid([&] { resume_run(dir, opts()); }, {named});
+    const auto [rc, out] =
+        run_wrsec_output({"run", "--resume", dir.string(), "-q"}, root_ / "resume.txt");
+    EXPECT_EQ(rc, 2) << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+    EXPECT_NE(out.find("wrsec: error: " + named), std::string::npos) << out;
+    EXPECT_TRUE(fs::exists(dir / "state" / ".cell-00000.json.tmp-live01"));
+    EXPECT_EQ(read_bytes(dir / "manifest.json"), manifest);
+  }
+  EXPECT_EQ(run_wrsec({"run", "--resume", dir.string(), "-q"}), 0);
+  EXPECT_TRUE(files_containing(dir, ".tmp-").empty());
+  EXPECT_EQ(read_json(dir / "manifest.json")["status"], "complete");
+}
+
+// Real processes: a running `wrsec run` holds its directory from the moment it appears; a second
+// start or resume exits 2 naming it; killed with SIGKILL it blocks nobody (the resume takes the
+// lock); interrupted with SIGTERM, the resume dies of the signal and leaves no temporary.
+TEST_F(RunDir, RunningDirectoryIsLockedAndAKilledHolderIsNot) {
+  // One cell that does not end (10^12 trials), its state rewritten every 20000 trials.
+  const fs::path s = spec("endless",
+                          "game = bernoulli_ind\nattack = likelihood_ratio\n"
+                          "trials = 1000000000000\nseed = 3\nbatch = 20000\n");
+  const fs::path dir = root_ / "run";
+  const pid_t first =
+      spawn_wrsec({"run", s.string(), "--out", dir.string(), "--threads", "1", "-q"});
+  ASSERT_GT(first, 0);
+  ASSERT_TRUE(wait_for_holder(dir, first));
+  const std::string named = "is in use by pid " + std::to_string(first) + " on host " + host_name();
+  const auto resume = run_wrsec_output({"run", "--resume", dir.string()}, root_ / "second.txt");
+  EXPECT_EQ(resume.first, 2) << resume.second;
+  EXPECT_EQ(std::count(resume.second.begin(), resume.second.end(), '\n'), 1) << resume.second;
+  EXPECT_NE(resume.second.find(named), std::string::npos) << resume.second;
+  const auto start =
+      run_wrsec_output({"run", s.string(), "--out", dir.string()}, root_ / "start.txt");
+  EXPECT_EQ(start.first, 2) << start.second;
+  EXPECT_NE(start.second.find("exists"), std::string::npos) << start.second;
+
+  ::kill(first, SIGKILL);
+  const int killed = wait_for(first);
+  EXPECT_TRUE(WIFSIGNALED(killed) && WTERMSIG(killed) == SIGKILL) << "status " << killed;
+  ASSERT_TRUE(fs::exists(dir / wrsec::DirectoryLock::kFileName));
+  const pid_t resumed = spawn_wrsec({"run", "--resume", dir.string(), "--threads", "1", "-q"});
+  ASSERT_GT(resumed, 0);
+  EXPECT_TRUE(wait_for_holder(dir, resumed)) << "the killed holder's lock file blocked the resume";
+  // Until the resume has recorded its segment (it is playing trials then).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  while (segment_kinds(dir).back() != "resume" && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(segment_kinds(dir).back(), "resume");
+  ::kill(resumed, SIGTERM);
+  const int status = wait_for(resumed);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << "status " << status;
+  EXPECT_TRUE(files_containing(dir, ".tmp-").empty());
+  EXPECT_TRUE(files_containing(root_, ".partial-").empty());
+}
+
+// Processes racing to create one run directory: one wins, every other exits 2 with one line.
+TEST_F(RunDir, RacingStartsForOneDirectoryFailCleanly) {
+  const fs::path s = spec("race", kSpec);
+  for (int round = 0; round < 3; ++round) {
+    const fs::path dir = root_ / ("run" + std::to_string(round));
+    std::vector<pid_t> pids;
+    for (int p = 0; p < 6; ++p)
+      pids.push_back(wrsec::test_support::spawn_to_file(
+          WRSEC_BINARY, {"run", s.string(), "--out", dir.string(), "--threads", "1", "-q"},
+          (root_ / ("race" + std::to_string(p) + ".txt")).string()));
+    int winners = 0;
+    for (int p = 0; p < 6; ++p) {
+      const int status = wait_for(pids[static_cast<std::size_t>(p)]);
+      const std::string out = read_bytes(root_ / ("race" + std::to_string(p) + ".txt"));
+      ASSERT_TRUE(WIFEXITED(status)) << status;
+      if (WEXITSTATUS(status) == 0) {
+        ++winners;
+        continue;
+      }
+      EXPECT_EQ(WEXITSTATUS(status), 2) << out;
+      EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+      EXPECT_NE(out.find("run directory '" + dir.string() + "' exists"), std::string::npos) << out;
+    }
+    EXPECT_EQ(winners, 1);
+    EXPECT_EQ(read_json(dir / "manifest.json")["status"], "complete");
+  }
+  EXPECT_TRUE(files_containing(root_, ".partial-").empty());
+}
+
+// A staging directory whose creator was killed (its lock is free) is removed by the next start;
+// one whose creator lives is left alone.
+TEST_F(RunDir, StartRemovesAbandonedStagingDirectories) {
+  const fs::path s = spec("staging", kSpec);
+  const fs::path dead = root_ / ".run.partial-dead01";
+  const fs::path live = root_ / ".run.partial-live01";
+  for (const auto& d : {dead, live}) {
+    fs::create_directories(d / "state");
+    write_text(d / "spec.ini", kSpec);
+    write_text(d / wrsec::DirectoryLock::kFileName, "1 elsewhere 2000-01-01T00:00:00Z\n");
+  }
+  const wrsec::DirectoryLock creating(live, "test");
+  start_run(s, root_ / "run", opts());
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_TRUE(fs::exists(live / "spec.ini"));
 }
 
 // ---------------------------------------------------------------------------------------------

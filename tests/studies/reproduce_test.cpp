@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/directory_lock.h"
 #include "core/errors.h"
 #include "core/rng.h"
 #include "studies/measurement_run.h"
@@ -213,6 +214,26 @@ TEST_F(Reproduce, ShardsMergeIntoTheUnshardedResult) {
     for (const auto& e : fs::directory_iterator(dir_ / s / "measurements" / "flops"))
       units += e.path().filename().string().rfind("unit-", 0) == 0 ? 1 : 0;
   EXPECT_EQ(units, 4u);
+}
+
+// One process per reproduction directory: another one is refused before it writes anything.
+TEST_F(Reproduce, DirectoryInUseIsRefused) {
+  const fs::path busy = dir_ / "busy";
+  fs::create_directories(busy);
+  {
+    const wrsec::DirectoryLock holder(busy, "test");
+    try {
+      (void)wrsec::studies::run_reproduce(options("busy"));
+      ADD_FAILURE() << "a directory in use was played into";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("reproduction directory '" + busy.string() +
+                                           "' is in use by pid " + std::to_string(::getpid())),
+                std::string::npos)
+          << e.what();
+    }
+    EXPECT_FALSE(fs::exists(busy / "study.json"));
+  }
+  EXPECT_EQ(wrsec::studies::run_reproduce(options("busy")), 0);
 }
 
 TEST_F(Reproduce, MeasurementsResumeUnitByUnit) {

@@ -1,0 +1,94 @@
+#include "core/temporaries.h"
+
+#include <limits.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <utility>
+
+namespace wrsec {
+namespace {
+
+constexpr int kSlots = 64;
+constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
+
+// A slot is free (0), being filled or emptied (1), or holds a live path (2: a file, 3: a
+// directory). Only the handler reads a live slot's path; registration never changes it then.
+struct Slot {
+  std::atomic<int> state{0};
+  char path[PATH_MAX];
+};
+Slot g_slots[kSlots];
+
+constexpr int kFree = 0, kBusy = 1, kLiveFile = 2, kLiveDirectory = 3;
+
+void on_interrupt(int sig) {
+  const int saved = errno;
+  for (auto& s : g_slots)
+    if (s.state.load(std::memory_order_acquire) == kLiveFile) (void)::unlink(s.path);
+  // A directory is removed once its registered files and subdirectories are gone; each pass
+  // removes at least one more level.
+  for (int pass = 0; pass < 8; ++pass)
+    for (auto& s : g_slots)
+      if (s.state.load(std::memory_order_acquire) == kLiveDirectory) (void)::rmdir(s.path);
+  struct ::sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  ::sigemptyset(&dfl.sa_mask);
+  ::sigaction(sig, &dfl, nullptr);
+  errno = saved;
+  ::raise(sig);  // delivered once the handler returns (the signal is blocked while it runs)
+}
+
+}  // namespace
+
+void install_interrupt_cleanup() {
+  static const bool installed = [] {
+    for (const int sig : kSignals) {
+      struct ::sigaction old {};
+      if (::sigaction(sig, nullptr, &old) != 0 || old.sa_handler != SIG_DFL) continue;
+      struct ::sigaction act {};
+      act.sa_handler = on_interrupt;
+      ::sigemptyset(&act.sa_mask);
+      for (const int other : kSignals) ::sigaddset(&act.sa_mask, other);
+      ::sigaction(sig, &act, nullptr);
+    }
+    return true;
+  }();
+  (void)installed;
+}
+
+Temporary::Temporary(const std::filesystem::path& path, Kind kind) {
+  std::error_code ec;
+  const std::string text = std::filesystem::absolute(path, ec).string();
+  if (ec || text.size() >= PATH_MAX) return;
+  for (int i = 0; i < kSlots; ++i) {
+    int expected = kFree;
+    if (!g_slots[i].state.compare_exchange_strong(expected, kBusy, std::memory_order_acq_rel))
+      continue;
+    std::memcpy(g_slots[i].path, text.c_str(), text.size() + 1);
+    g_slots[i].state.store(kind == Kind::file ? kLiveFile : kLiveDirectory,
+                           std::memory_order_release);
+    slot_ = i;
+    return;
+  }
+}
+
+Temporary::Temporary(Temporary&& other) noexcept : slot_(std::exchange(other.slot_, -1)) {}
+
+Temporary& Temporary::operator=(Temporary&& other) noexcept {
+  if (this != &other) {
+    release();
+    slot_ = std::exchange(other.slot_, -1);
+  }
+  return *this;
+}
+
+void Temporary::release() noexcept {
+  if (slot_ < 0) return;
+  g_slots[slot_].state.store(kFree, std::memory_order_release);
+  slot_ = -1;
+}
+
+}  // namespace wrsec
