@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -83,7 +84,13 @@ DirectoryLock::~DirectoryLock() {
 bool DirectoryLock::abandoned(const std::filesystem::path& dir) {
   const int fd = ::open((dir / kFileName).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
-  const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+  // An empty lock file is one being created (its creator opens it, then locks it, then writes
+  // its line): probing it could make that creator's flock fail, so it counts as held unless it
+  // has been empty for an hour (a creator killed between open and write).
+  struct stat st {};
+  const bool described = ::fstat(fd, &st) == 0 && st.st_size > 0;
+  const bool stale = ::fstat(fd, &st) == 0 && std::time(nullptr) - st.st_mtime > 3600;
+  const bool free = (described || stale) && ::flock(fd, LOCK_EX | LOCK_NB) == 0;
   ::close(fd);
   return free;
 }

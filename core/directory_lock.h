@@ -24,7 +24,8 @@ class DirectoryLock {
   DirectoryLock& operator=(const DirectoryLock&) = delete;
   ~DirectoryLock();
 
-  // Whether dir/.lock exists and no live process holds it: what a killed holder leaves.
+  // Whether dir/.lock exists, was written by a holder (or has been empty for an hour) and no live
+  // process holds it: what a killed holder leaves.
   [[nodiscard]] static bool abandoned(const std::filesystem::path& dir);
 
  private:
