@@ -242,22 +242,31 @@ def claim_seeds():
 # ---- --param values ---------------------------------------------------------------------------
 
 def params_seeds():
-    h = "params_fuzz"  # one key=value per line; game, scheme and attack choose the components
-    write(h, "bernoulli", "game.p0=0.4\ngame.p1=0.6\ngame.samples=8\n")
-    write(h, "typed_values", "a=1\nb=-0.25\nc=true\nd=1,2,4\ne=no\nf=1e308\ng=-9223372036854775808\n")
-    write(h, "qim_removal", "game=wm_removal\nscheme=qim\nattack=quantize\nscheme.layers=0,1\n"
-          "scheme.ecc_t=2\nattack.bits=4\nattack.granularity=channel\n"
-          "game.model=zoo:mlp_784_64_64_10_relu@1\ngame.delta=0.05\n")
-    write(h, "taylor_extraction", "game=param_extraction\nscheme=taylor_mlp\n"
-          "attack=taylor_ratio_inversion\nscheme.order=6\nscheme.format=paper\n"
-          "game.model=random:mlp:784,64,10:silu\ngame.tau=0.001\ngame.rho=0.99\n")
-    write(h, "official_misuse", "game=misuse\nscheme=taylor_mlp\nattack=taylor_sign_hypothesis\n"
-          "scheme.format=official\nscheme.select_dim=8\nscheme.dtype=bf16\n"
-          "game.model=llama_synthetic:16,32:silu\ngame.epsilon=0.01\ngame.kappa=2\n")
-    write(h, "forgery", "game=wm_forgery\nscheme=uchida\nattack=ambiguity\n"
-          "attack.strategy=copy_bits\ngame.target=independent\ngame.null_first=0\n"
-          "game.null_count=20\nscheme.binding=none\n")
-    write(h, "malformed", "novalue\n=x\ngame.=1\nfoo.bar=2\nscheme=none\n")
+    # Three bytes choose a game, scheme and attack among the registered ones (255: the defaults
+    # bernoulli_ind, none, likelihood_ratio), then one key=value per line (game=, scheme= and
+    # attack= lines override the choice).
+    h = "params_fuzz"
+    default = bytes([255, 255, 255])
+    write(h, "bernoulli", default + b"game.p0=0.4\ngame.p1=0.6\ngame.samples=8\n")
+    write(h, "typed_values", default + b"a=1\nb=-0.25\nc=true\nd=1,2,4\ne=no\nf=1e308\ng=-9223372036854775808\n")
+    write(h, "qim_removal", default + b"game=wm_removal\nscheme=qim\nattack=quantize\nscheme.layers=0,1\n"
+          b"scheme.ecc_t=2\nattack.bits=4\nattack.granularity=channel\n"
+          b"game.model=zoo:mlp_784_64_64_10_relu@1\ngame.delta=0.05\n")
+    write(h, "taylor_extraction", default + b"game=param_extraction\nscheme=taylor_mlp\n"
+          b"attack=taylor_ratio_inversion\nscheme.order=6\nscheme.format=paper\n"
+          b"game.model=random:mlp:784,64,10:silu\ngame.tau=0.001\ngame.rho=0.99\n")
+    write(h, "official_misuse", default + b"game=misuse\nscheme=taylor_mlp\nattack=taylor_sign_hypothesis\n"
+          b"scheme.format=official\nscheme.select_dim=8\nscheme.dtype=bf16\n"
+          b"game.model=llama_synthetic:16,32:silu\ngame.epsilon=0.01\ngame.kappa=2\n")
+    write(h, "forgery", default + b"game=wm_forgery\nscheme=uchida\nattack=ambiguity\n"
+          b"attack.strategy=copy_bits\ngame.target=independent\ngame.null_first=0\n"
+          b"game.null_count=20\nscheme.binding=none\n")
+    write(h, "malformed", default + b"novalue\n=x\ngame.=1\nfoo.bar=2\nscheme=none\n")
+    # Chosen by the bytes (registries in id order): wm_removal, spread_spectrum, prune; and
+    # ind_release, plaintext, query_regression.
+    write(h, "removal_by_bytes", bytes([6, 3, 11]) +
+          b"scheme.strength=2\nattack.rate=0.3\nattack.granularity=global\n")
+    write(h, "ind_release_by_bytes", bytes([1, 1, 13]) + b"game.queries=16\nattack.ridge=0.1\n")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-// Fuzzes `--param` values: one "key=value" assignment per line (definitions::parse_assignment).
-// The assignments are read through every typed getter of definitions::Params (get_int,
-// get_double, get_bool, get_string, the get_doubles list), and then, as `wrsec run` does, set on
-// a cell (experiments::set_component_param; the keys game, scheme and attack choose the ids,
-// default bernoulli_ind and likelihood_ratio) whose components are built and checked against each
-// other (experiments::instantiate: every component's parameter parsing and validation). Values
-// naming a model file ("file:") are skipped: reading files is the safetensors harness's part.
+// Fuzzes `--param` values. The first three bytes choose a game, a scheme and an adversary among
+// the registered components (255: bernoulli_ind, none, likelihood_ratio); the rest is one
+// "key=value" assignment per line (definitions::parse_assignment). The assignments are read through
+// every typed getter of definitions::Params (get_int, get_double, get_bool, get_string, the
+// get_doubles list), and then, as `wrsec run` does, set on the cell
+// (experiments::set_component_param; lines game=, scheme= and attack= override the chosen ids),
+// whose components are built and checked against each other (experiments::instantiate: every
+// component's parameter parsing and validation). Values naming a model file ("file:") are skipped:
+// reading files is the safetensors harness's part.
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,10 +38,24 @@ void read_every_way(const definitions::Params& params) {
   (void)params.canonical();
 }
 
+// The id at `index` (modulo the count) of a registry; `fallback` for 255.
+template <class T>
+std::string pick(const definitions::Registry<T>& registry, std::uint8_t index,
+                 const std::string& fallback) {
+  const auto entries = registry.entries();
+  return index == 255 || entries.empty() ? fallback : entries[index % entries.size()]->id;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string text(fuzz::as_text(data, size));
+  if (size < 3) return 0;
+  const auto& catalog = experiments::Catalog::global();
+  experiments::CellSpec cell;
+  cell.game = pick(catalog.games, data[0], "bernoulli_ind");
+  cell.scheme = pick(catalog.schemes, data[1], experiments::kNoScheme);
+  cell.attack = pick(catalog.attacks, data[2], "likelihood_ratio");
+  const std::string text(fuzz::as_text(data + 3, size - 3));
   std::vector<std::pair<std::string, std::string>> assignments;
   std::size_t begin = 0;
   while (begin <= text.size()) {
@@ -53,9 +69,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const auto& [key, value] : assignments) params.set(key, value);
   read_every_way(params);
 
-  experiments::CellSpec cell;
-  cell.game = "bernoulli_ind";
-  cell.attack = "likelihood_ratio";
   for (const auto& [key, value] : assignments) {
     if (value.find("file:") != std::string::npos) return 0;
     if (key == "game") {
@@ -72,7 +85,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
     }
   }
-  fuzz::expect_valid_or_rejected(
-      [&] { (void)experiments::instantiate(experiments::Catalog::global(), cell); });
+  fuzz::expect_valid_or_rejected([&] { (void)experiments::instantiate(catalog, cell); });
   return 0;
 }
