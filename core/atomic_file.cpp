@@ -47,10 +47,9 @@ AtomicFile::AtomicFile(std::filesystem::path target)
   name += path.filename().string();
   name += ".tmp-XXXXXX";
   std::string tmpl = (dir_ / name).string();
-  fd_ = ::mkstemp(tmpl.data());
+  fd_ = make_registered_file(tmpl, registration_);  // registered before it exists
   if (fd_ < 0) fail_io("cannot write", target_);
   temp_ = tmpl;
-  registration_ = Temporary(temp_, Temporary::Kind::file);
 }
 
 AtomicFile::~AtomicFile() {

@@ -44,14 +44,15 @@ void create_private_file(const std::filesystem::path& path, std::string_view tex
   if (dir.empty()) dir = ".";
   PendingFile tmp;
   tmp.path = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
-  tmp.fd = ::mkstemp(tmp.path.data());  // mode 0600
+  // Registered for the interrupt handler before it exists: a stray copy of a private key must not
+  // survive SIGINT.
+  Temporary registered;
+  tmp.fd = make_registered_file(tmp.path, registered);  // mode 0600
   if (tmp.fd < 0) {
     const int err = errno;
     tmp.path.clear();
     fail_io("cannot write", path, err);
   }
-  // Removed by the interrupt handler too: a stray copy of a private key must not survive SIGINT.
-  const Temporary registered(tmp.path, Temporary::Kind::file);
   if (::fchmod(tmp.fd, 0600) != 0) fail_io("cannot chmod", path, errno);
   std::size_t done = 0;
   while (done < text.size()) {

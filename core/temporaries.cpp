@@ -1,10 +1,14 @@
 #include "core/temporaries.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <utility>
 
@@ -89,6 +93,49 @@ void Temporary::release() noexcept {
   if (slot_ < 0) return;
   g_slots[slot_].state.store(kFree, std::memory_order_release);
   slot_ = -1;
+}
+
+namespace {
+
+// The shared loop of make_registered_file/_directory; create(path) returns >= 0 or -1 (errno).
+template <class Create>
+int make_registered(std::string& tmpl, Temporary& registration, Temporary::Kind kind,
+                    const Create& create) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  if (tmpl.size() < 6 || tmpl.compare(tmpl.size() - 6, 6, "XXXXXX") != 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    unsigned char bytes[6];
+    if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) return -1;
+    for (int i = 0; i < 6; ++i) tmpl[tmpl.size() - 6 + i] = kAlphabet[bytes[i] % 62];
+    registration = Temporary(tmpl, kind);
+    const int result = create(tmpl.c_str());
+    if (result >= 0) return result;
+    const int err = errno;
+    registration.release();
+    if (err != EEXIST) {
+      errno = err;
+      return -1;
+    }
+  }
+  errno = EEXIST;
+  return -1;
+}
+
+}  // namespace
+
+int make_registered_file(std::string& tmpl, Temporary& registration) {
+  return make_registered(tmpl, registration, Temporary::Kind::file, [](const char* path) {
+    return ::open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  });
+}
+
+int make_registered_directory(std::string& tmpl, Temporary& registration) {
+  return make_registered(tmpl, registration, Temporary::Kind::directory,
+                         [](const char* path) { return ::mkdir(path, 0700); });
 }
 
 }  // namespace wrsec

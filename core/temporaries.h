@@ -9,6 +9,7 @@
 // at registration; a path that does not fit (more than 64 live, or longer than PATH_MAX) is not
 // removed by the handler, and otherwise behaves the same.
 #include <filesystem>
+#include <string>
 
 namespace wrsec {
 
@@ -35,5 +36,13 @@ class Temporary {
  private:
   int slot_ = -1;
 };
+
+// mkstemp / mkdtemp whose result is registered before it exists, so that an interrupt at any
+// moment removes it: the trailing "XXXXXX" of tmpl is replaced by random characters, the path is
+// registered, then created exclusively (file: mode 0600, O_CLOEXEC; directory: mode 0700).
+// Return the descriptor (or 0 for a directory), or -1 with errno set. A name that exists
+// already is released before the next try.
+int make_registered_file(std::string& tmpl, Temporary& registration);
+int make_registered_directory(std::string& tmpl, Temporary& registration);
 
 }  // namespace wrsec

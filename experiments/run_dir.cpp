@@ -516,15 +516,15 @@ DirectoryLock create_run_dir(const fs::path& dir, const Plan& plan, const json& 
   fs::create_directories(parent);
   remove_abandoned_staging(parent, dir);
   std::string tmpl = (parent / ("." + dir.filename().string() + ".partial-XXXXXX")).string();
-  if (::mkdtemp(tmpl.data()) == nullptr) {
+  // What an interrupt removes (files, then directories) while dir is being staged; the staging
+  // directory itself is registered before it exists.
+  std::vector<Temporary> staged(1);
+  if (make_registered_directory(tmpl, staged[0]) != 0) {
     const int err = errno;
     throw RuntimeError("cannot create a directory beside '" + dir.string() +
                        "': " + std::strerror(err));
   }
   const fs::path staging = tmpl;
-  // What an interrupt removes (files, then directories) while dir is being staged.
-  std::vector<Temporary> staged;
-  staged.emplace_back(staging, Temporary::Kind::directory);
   staged.emplace_back(staging / "state", Temporary::Kind::directory);
   for (const char* file : {"spec.ini", "manifest.json", DirectoryLock::kFileName})
     staged.emplace_back(staging / file, Temporary::Kind::file);
