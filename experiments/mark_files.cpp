@@ -159,11 +159,10 @@ OwnerRecord parse_owner_record(std::string_view text, const std::string& source)
 // ---- mark -------------------------------------------------------------------------------------
 
 MarkSummary mark_model_file(const MarkOptions& o) {
-  for (const auto& key : {"owner_seed"})
-    if (o.params.contains(key))
-      throw InvalidArgument(
-          "--param owner_seed derives a key anyone can re-derive (games and tests only); "
-          "wrsec mark signs with --key or a new key from the OS CSPRNG");
+  if (o.params.contains("owner_seed"))
+    throw InvalidArgument(
+        "--param owner_seed derives a key anyone can re-derive (games and tests only); "
+        "wrsec mark signs with --key or a new key from the OS CSPRNG");
   if (o.params.contains("binding") && o.params.values().at("binding") != "signature")
     throw InvalidArgument(
         "--param binding must be 'signature' for wrsec mark: an unbound claim (binding=none) is "
