@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "attacks/taylor_sign_hypothesis.h"
 #include "core/errors.h"
 #include "core/output_path.h"
+#include "nn/safetensors.h"
 #include "nn/zoo.h"
 
 namespace wrsec::app {
@@ -64,10 +66,12 @@ int cmd_attack(const Args& args, const Context& /*context*/) {
       "Input: a safetensors file with the protected module's buffers (up_proj_weight,\n"
       "gate_proj_weight, local_point, local_approx_output, fuse_weight, discount_factor,\n"
       "ffn_{gate,up,down}_proj_weight; optional gate_proj.weight), unprefixed (one layer) or\n"
-      "under model.layers.{i}.mlp.; F32, F16 or BF16. Output: model.layers.{i}.mlp.\n"
-      "{gate,up,down}_proj.weight (F32). Units come out in the original order only when the\n"
-      "leftover gate_proj.weight is present; otherwise selected units (release order) precede\n"
-      "the unselected ones, which computes the same function.");
+      "under model.layers.{i}.mlp.; F32, F16 or BF16. BF16/F16 buffers are taken as the official\n"
+      "code's arithmetic in that type and inverted exactly (the weights come out bit for bit).\n"
+      "Output: model.layers.{i}.mlp.{gate,up,down}_proj.weight. Units come out in the original\n"
+      "order only when the leftover gate_proj.weight is present; otherwise selected units "
+      "(release\n"
+      "order) precede the unselected ones, which computes the same function.");
   opts.add_options()("help,h", "show this help")("in", po::value<std::string>(),
                                                  "protected safetensors file")(
       "out", po::value<std::string>(),
@@ -75,6 +79,8 @@ int cmd_attack(const Args& args, const Context& /*context*/) {
       "goes to standard error)")(
       "format", po::value<std::string>()->default_value("official"),
       "release format (official; paper-form releases are attacked inside games)")(
+      "dtype", po::value<std::string>()->default_value("auto"),
+      "dtype of the recovered weights: auto (the release's BF16/F16, else F32), f32, bf16, f16")(
       "threads", po::value<std::string>(), "OpenMP threads (default: all cores)");
   const auto vm = parse(args, opts);
   if (vm.count("help")) {
@@ -86,6 +92,17 @@ int cmd_attack(const Args& args, const Context& /*context*/) {
   if (!vm.count("in") || !vm.count("out")) throw InvalidArgument("--in and --out are required");
   if (text(vm, "format") != "official")
     throw InvalidArgument("--format must be official, got '" + text(vm, "format") + "'");
+  std::optional<nn::DType> out_dtype;
+  const std::string dtype = text(vm, "dtype");
+  if (dtype == "f32") {
+    out_dtype = nn::DType::f32;
+  } else if (dtype == "bf16") {
+    out_dtype = nn::DType::bf16;
+  } else if (dtype == "f16") {
+    out_dtype = nn::DType::f16;
+  } else if (dtype != "auto") {
+    throw InvalidArgument("--dtype must be auto, f32, bf16 or f16, got '" + dtype + "'");
+  }
   apply_threads(vm);
   const std::filesystem::path in = text(vm, "in");
   const std::filesystem::path out = text(vm, "out");
@@ -93,14 +110,20 @@ int cmd_attack(const Args& args, const Context& /*context*/) {
   check_distinct_files({{"--in", in}}, {{"--out", out}});
   (void)resolve_output(out);  // a refused --out fails before the attack runs
   std::ostream& report = out == kStandardOutputPath ? std::cerr : std::cout;
-  const auto reports = attacks::recover_official_file(in, out);
-  for (const auto& r : reports)
+  const auto reports = attacks::recover_official_file(in, out, out_dtype);
+  for (const auto& r : reports) {
     report << "layer " << r.layer << ": d " << r.d << ", h " << r.h << ", selected " << r.h_s
            << ", N " << r.n_order << ", sign flips " << r.sign_flips << ", ambiguous "
            << r.ambiguous_units << ", unit order "
-           << (r.order_known ? "original (from gate_proj)" : "selected first, release order")
-           << ", " << r.seconds << " s\n";
-  report << "wrote " << (out == kStandardOutputPath ? "standard output" : out.string()) << '\n';
+           << (r.order_known ? "original (from gate_proj)" : "selected first, release order");
+    if (r.exact_inversion)
+      report << ", " << nn::to_string(r.dtype) << " exact inversion: " << r.exact_entries << " of "
+             << r.d * r.h_s << " W_down entries unique, " << r.ambiguous_entries << " ambiguous, "
+             << r.inconsistent_entries << " inconsistent";
+    report << ", " << r.seconds << " s\n";
+  }
+  report << "wrote " << (out == kStandardOutputPath ? "standard output" : out.string()) << " ("
+         << (reports.empty() ? "F32" : nn::to_string(reports.front().written)) << ")\n";
   return kExitOk;
 }
 

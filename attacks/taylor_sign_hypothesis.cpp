@@ -425,6 +425,95 @@ Matching match_gate_rows(const OfficialLayerView& v) {
   return out;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Exact inversion of low-precision releases.
+
+// The bit pattern of a value of T, and the values of T as ordered integers (…, −1 ulp, 0, +1 ulp,
+// …; −0 and +0 both 0).
+std::uint16_t lowp_bits(nn::LowPrecision t, float v) {
+  return t == nn::LowPrecision::bf16 ? nn::float_to_bf16(v) : nn::float_to_half(v);
+}
+std::int32_t lowp_ordinal(nn::LowPrecision t, float v) {
+  const std::uint16_t b = lowp_bits(t, v);
+  const std::int32_t magnitude = b & 0x7fff;
+  return (b & 0x8000) != 0 ? -magnitude : magnitude;
+}
+float lowp_from_ordinal(nn::LowPrecision t, std::int32_t o) {
+  const auto b = static_cast<std::uint16_t>(o < 0 ? (0x8000 | -o) : o);
+  return t == nn::LowPrecision::bf16 ? nn::bf16_to_float(b) : nn::half_to_float(b);
+}
+
+// Per selected unit: the exact coefficients c_0..c_N of the official arithmetic under the
+// recovered sign, and the order m with the largest |c_m| (−1 if all vanish).
+struct ExactUnits {
+  std::vector<float> c;  // (N + 1) per unit
+  std::vector<int> primary;
+};
+
+ExactUnits exact_coefficients(const OfficialLayerView& v, const std::vector<std::int8_t>& signs) {
+  const nn::LowPrecision t = *v.lowp;
+  const int order = static_cast<int>(v.n_order);
+  const auto stride = sz(order + 1);
+  ExactUnits e;
+  e.c.resize(sz(v.h_s) * stride);
+  e.primary.resize(sz(v.h_s));
+  parallel_for(v.h_s, [&](Index j) {
+    const float s = signs[sz(j)] < 0 ? -1.0f : 1.0f;
+    const float z0 = s * v.local_point[j];
+    float* c = e.c.data() + sz(j) * stride;
+    c[0] = nn::lowp_silu(t, z0);
+    const std::vector<float> g = nn::official_silu_derivatives(t, z0, order);
+    float sign_power = 1.0f;
+    for (int n = 1; n <= order; ++n) {
+      sign_power *= s;
+      c[n] = sign_power * g[sz(n - 1)];
+    }
+    int best = -1;
+    for (int n = 0; n <= order; ++n)
+      if (std::isfinite(c[n]) && c[n] != 0.0f &&
+          (best < 0 || std::fabs(c[n]) > std::fabs(c[sz(best)])))
+        best = n;
+    e.primary[sz(j)] = best;
+  });
+  return e;
+}
+
+enum class EntryFit { exact, ambiguous, inconsistent };
+
+// The value w of T with R(c_n·w) = T_n for every n (T_0 = loc, T_n = fu[n − 1]); `ls` (the
+// least-squares estimate) breaks ties and stands in when no value fits.
+EntryFit exact_entry(nn::LowPrecision t, const float* c, int primary, int order, float loc,
+                     const float* fu, float ls, float& out) {
+  const auto value = [&](int n) { return n == 0 ? loc : fu[n - 1]; };
+  const auto fits = [&](float w) {
+    if (!std::isfinite(w)) return false;
+    for (int n = 0; n <= order; ++n)
+      if (nn::round_to(t, c[n] * w) != value(n)) return false;
+    return true;
+  };
+  if (primary < 0) {
+    out = nn::round_to(t, ls);
+    return fits(out) ? EntryFit::ambiguous : EntryFit::inconsistent;
+  }
+  const double estimate = double(value(primary)) / double(c[primary]);
+  const std::int32_t o0 = lowp_ordinal(t, nn::round_to(t, static_cast<float>(estimate)));
+  int found = 0;
+  float best = 0.0f;
+  for (std::int32_t o = o0 - 2; o <= o0 + 2; ++o) {
+    if (o < -0x7f7f || o > 0x7f7f) continue;  // beyond the finite values of either type
+    const float w = lowp_from_ordinal(t, o);
+    if (!fits(w)) continue;
+    if (found == 0 || std::fabs(w - ls) < std::fabs(best - ls)) best = w;
+    ++found;
+  }
+  if (found == 0) {
+    out = nn::round_to(t, ls);
+    return EntryFit::inconsistent;
+  }
+  out = best;
+  return found == 1 ? EntryFit::exact : EntryFit::ambiguous;
+}
+
 void validate_view(const OfficialLayerView& v) {
   if (v.d <= 0 || v.h <= 0 || v.h_s < 0 || v.h_s > v.h)
     throw InvalidArgument("official layer: sizes must satisfy d > 0 and 0 <= h_s <= h, got d = " +
@@ -543,6 +632,16 @@ OfficialRecovery recover_official_layer(const OfficialLayerView& v) {
       cf[sz(j) * sz(lanes) + sz(n - 1)] = static_cast<float>(k[n] * inv);
   }
 
+  // Exact inversion when the release is the official low-precision arithmetic (silu) and every
+  // expansion point is a value of the type.
+  ExactUnits exact;
+  if (v.lowp && v.act == nn::Activation::silu &&
+      std::all_of(v.local_point, v.local_point + hs,
+                  [&](float p) { return nn::round_to(*v.lowp, p) == p; })) {
+    exact = exact_coefficients(v, rec.signs);
+    rec.exact_inversion = true;
+  }
+
   // The three outputs are allocated (and zero-filled by std::vector) on separate threads.
   parallel_for(3, [&](Index t) {
     if (t == 0) rec.down = output_tensor({d, h});
@@ -593,7 +692,11 @@ OfficialRecovery recover_official_layer(const OfficialLayerView& v) {
 #endif
   std::uint32_t bad_down = 0;
   std::uint32_t bad_ffn_down = 0;
-#pragma omp parallel reduction(| : bad_down, bad_ffn_down)
+  std::int64_t n_exact = 0;
+  std::int64_t n_ambiguous = 0;
+  std::int64_t n_inconsistent = 0;
+#pragma omp parallel reduction(| : bad_down, bad_ffn_down) \
+    reduction(+ : n_exact, n_ambiguous, n_inconsistent)
   {
     std::vector<float> tmp(sz(hs));
 #pragma omp for schedule(static)
@@ -614,6 +717,19 @@ OfficialRecovery recover_official_layer(const OfficialLayerView& v) {
         (void)unit_limit;
         down_row_scalar(fu, loc, cf.data(), cf0.data(), 0, hs, order, lanes, sel);
 #endif
+        if (rec.exact_inversion) {
+          const auto stride = sz(order + 1);
+          for (Index j = 0; j < hs; ++j) {
+            float w = 0.0f;
+            const EntryFit fit =
+                exact_entry(*v.lowp, exact.c.data() + sz(j) * stride, exact.primary[sz(j)], order,
+                            loc[j], fu + j * order, sel[j], w);
+            n_exact += fit == EntryFit::exact ? 1 : 0;
+            n_ambiguous += fit == EntryFit::ambiguous ? 1 : 0;
+            n_inconsistent += fit == EntryFit::inconsistent ? 1 : 0;
+            sel[j] = w;
+          }
+        }
         bad_down |= any_non_finite(sel, hs);
         if (contiguous) {
           copy_row(row, sel, hs, false);
@@ -640,6 +756,9 @@ OfficialRecovery recover_official_layer(const OfficialLayerView& v) {
     throw InvalidArgument("official layer: the recovered W_down overflows float32");
   }
   if (bad_ffn_down != 0) throw_non_finite(kFfnDown);
+  rec.exact_entries = n_exact;
+  rec.ambiguous_entries = n_ambiguous;
+  rec.inconsistent_entries = n_inconsistent;
   return rec;
 }
 
@@ -661,7 +780,8 @@ void expect_shape(const nn::Tensor& t, const std::string& name,
 }  // namespace
 
 OfficialRecovery recover_official_tensors(const nn::TensorMap& tensors, const std::string& prefix,
-                                          nn::Activation act) {
+                                          nn::Activation act,
+                                          std::optional<nn::LowPrecision> lowp) {
   const nn::Tensor& up = find_tensor(tensors, prefix + kUp);
   const nn::Tensor& fuse = find_tensor(tensors, prefix + kFuse);
   if (up.rank() != 2)
@@ -708,6 +828,7 @@ OfficialRecovery recover_official_tensors(const nn::TensorMap& tensors, const st
   v.ffn_up = ffn_up.data.data();
   v.ffn_down = ffn_down.data.data();
   v.act = act;
+  v.lowp = lowp;
   const auto it = tensors.find(prefix + kLeftoverGate);
   if (it != tensors.end()) {
     expect_shape(it->second, prefix + kLeftoverGate, {v.h, d});
@@ -747,7 +868,12 @@ nn::Model TaylorSignHypothesis::extract(const definitions::Artifact& release,
       (!meta.at("order").is_number_integer() || meta.at("order").get<Index>() != order))
     throw InvalidArgument("taylor_sign_hypothesis: metadata 'order' differs from the order of '" +
                           prefix + kFuse + "'");
-  OfficialRecovery rec = recover_official_tensors(release.tensors, prefix, act);
+  // A bf16/f16 release of the scheme is made in the official arithmetic.
+  std::optional<nn::LowPrecision> lowp;
+  if (meta.contains("dtype") && meta.at("dtype").is_string() &&
+      meta.at("dtype").get<std::string>() != "f32")
+    lowp = nn::parse_low_precision(meta.at("dtype").get<std::string>());
+  OfficialRecovery rec = recover_official_tensors(release.tensors, prefix, act, lowp);
   if (rec.gate.shape != std::vector<std::int64_t>{arch.sizes[1], arch.sizes[0]})
     throw InvalidArgument("taylor_sign_hypothesis: the release has a block of shape " +
                           rec.gate.shape_string() + ", the architecture " + arch.to_spec());
@@ -829,6 +955,7 @@ class LayerTensors {
   [[nodiscard]] const std::vector<std::int64_t>& shape(const char* suffix) const {
     return info(suffix).shape;
   }
+  [[nodiscard]] nn::DType dtype(const char* suffix) const { return info(suffix).dtype; }
 
   const float* data(const char* suffix) {
     const std::string name = prefix_ + suffix;
@@ -870,7 +997,12 @@ void expect_file_shape(const std::string& name, const std::vector<std::int64_t>&
 }  // namespace
 
 std::vector<OfficialFileLayerReport> recover_official_file(const std::filesystem::path& in,
-                                                           const std::filesystem::path& out) {
+                                                           const std::filesystem::path& out,
+                                                           std::optional<nn::DType> out_dtype) {
+  if (out_dtype && *out_dtype != nn::DType::f32 && *out_dtype != nn::DType::bf16 &&
+      *out_dtype != nn::DType::f16)
+    throw InvalidArgument("the recovered weights are written as F32, BF16 or F16, not " +
+                          nn::to_string(*out_dtype));
   const nn::SafetensorsView view(in);
   const MappedFile map(in);
   const std::string where = "'" + in.string() + "': ";
@@ -916,6 +1048,8 @@ std::vector<OfficialFileLayerReport> recover_official_file(const std::filesystem
 
   nn::TensorMap recovered;
   std::vector<OfficialFileLayerReport> reports;
+  bool all_lowp = true;
+  std::optional<nn::DType> layer_dtype;
   for (const auto& [layer, prefix] : layers) {
     const auto start = std::chrono::steady_clock::now();
     OfficialRecovery rec;
@@ -962,6 +1096,18 @@ std::vector<OfficialFileLayerReport> recover_official_file(const std::filesystem
       v.ffn_up = lt.data(kFfnUp);
       v.ffn_down = lt.data(kFfnDown);
       if (lt.contains(kLeftoverGate)) v.gate_proj = lt.data(kLeftoverGate);
+      // Buffers stored in bf16/f16 are taken as the official code's arithmetic in that type.
+      const nn::DType release_dtype = lt.dtype(kFuse);
+      if ((release_dtype == nn::DType::bf16 || release_dtype == nn::DType::f16) &&
+          lt.dtype(kLocalOutput) == release_dtype && lt.dtype(kLocalPoint) == release_dtype)
+        v.lowp = release_dtype == nn::DType::bf16 ? nn::LowPrecision::bf16 : nn::LowPrecision::f16;
+      if (v.lowp) {
+        report.dtype = release_dtype;
+      } else {
+        all_lowp = false;
+      }
+      if (layer_dtype && *layer_dtype != release_dtype) all_lowp = false;
+      layer_dtype = release_dtype;
       rec = recover_official_layer(v);
       report.d = v.d;
       report.h = v.h;
@@ -977,6 +1123,10 @@ std::vector<OfficialFileLayerReport> recover_official_file(const std::filesystem
     report.order_known = rec.order_known;
     report.ambiguous_units = rec.ambiguous_units;
     report.max_residual_ratio = rec.max_residual_ratio;
+    report.exact_inversion = rec.exact_inversion;
+    report.exact_entries = rec.exact_entries;
+    report.ambiguous_entries = rec.ambiguous_entries;
+    report.inconsistent_entries = rec.inconsistent_entries;
     const std::string base = "model.layers." + std::to_string(layer) + ".mlp.";
     recovered.emplace(base + "gate_proj.weight", std::move(rec.gate));
     recovered.emplace(base + "up_proj.weight", std::move(rec.up));
@@ -985,10 +1135,15 @@ std::vector<OfficialFileLayerReport> recover_official_file(const std::filesystem
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     reports.push_back(std::move(report));
   }
+  // The release's type when every layer was recovered from the same bf16/f16 arithmetic (the
+  // recovered weights are values of it, so nothing is lost), else F32.
+  const nn::DType written =
+      out_dtype ? *out_dtype : (all_lowp && layer_dtype ? *layer_dtype : nn::DType::f32);
   nn::write_safetensors(
       out, recovered,
       {{"wrsec.recovered_by", "taylor_sign_hypothesis"}, {"wrsec.activation", nn::to_string(act)}},
-      nn::DType::f32);
+      written);
+  for (auto& r : reports) r.written = written;
   return reports;
 }
 

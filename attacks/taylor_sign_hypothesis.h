@@ -27,17 +27,28 @@
 // Every unit is computed by one thread in a fixed order: results are bit-identical for any
 // thread count.
 //
+// Exact inversion of a release made by the official code in bf16/f16 (silu): every buffer is then
+// R(c·w) for the weight w (a value of the type T) and a coefficient c that the attacker computes
+// exactly as the official code did (nn/low_precision.h): c_0 = silu(z0), c_n = s^n·SiLU^{(n)}(z0)
+// from the official silu_grad in T, z0 = s·local_point. Each W_down entry is the value w of T with
+// R(c_n·w) = T_n for n = 0..N: candidates within two units in the last place of T_m / c_m (m the
+// largest |c_m|), filtered by every order. Gate and up rows are copied (sign-flipped), so they are
+// exact in every case.
+//
 // Failure cases: a unit with W_down[:, j] = 0 gives R_+ = R_− = 0; its sign cannot be learned
-// (counted in `ambiguous_units`, +1 is assumed) and does not affect the function. bf16 releases
-// round every tensor: signs stay exact, W_down inherits the rounding (tests: median relative
-// error 1e-3, max 4e-3).
+// (counted in `ambiguous_units`, +1 is assumed) and does not affect the function. A bf16 release
+// not made in the official arithmetic (or with gelu) is recovered by least squares only: signs
+// stay exact, W_down inherits the rounding (tests: median relative error 1e-3, max 4e-3).
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "definitions/adversary.h"
 #include "nn/layers.h"
+#include "nn/low_precision.h"
+#include "nn/safetensors.h"
 #include "nn/tensor.h"
 
 namespace wrsec::attacks {
@@ -61,6 +72,9 @@ struct OfficialLayerView {
   const float* ffn_down = nullptr;
   const float* gate_proj = nullptr;  // nullable
   nn::Activation act = nn::Activation::silu;
+  // The release was computed by the official code in this 16-bit type (all buffers are values of
+  // it): with silu, W_down is then recovered exactly (see exact inversion above).
+  std::optional<nn::LowPrecision> lowp;
 };
 
 struct OfficialRecovery {
@@ -78,6 +92,13 @@ struct OfficialRecovery {
   std::int64_t ambiguous_units = 0;
   // max over selected units of R_chosen / R_other (0 = perfectly separated, 1 = undecidable).
   double max_residual_ratio = 0.0;
+  // Exact inversion (lowp releases with silu), over the d·h_s selected W_down entries: entries
+  // with exactly one consistent value, with several (the one nearest the least-squares estimate
+  // is taken) and with none (the least-squares estimate rounded to the type is taken).
+  bool exact_inversion = false;
+  std::int64_t exact_entries = 0;
+  std::int64_t ambiguous_entries = 0;
+  std::int64_t inconsistent_entries = 0;
 };
 
 // The attack on one layer.
@@ -88,9 +109,9 @@ struct OfficialRecovery {
 // The same from named tensors `prefix` + {up_proj_weight, …} (schemes/taylor_mlp.h); d, h_s and N
 // come from the shapes, h = h_s + rows of ffn_gate_proj_weight.
 // @throws InvalidArgument naming a missing or mis-shaped tensor, or as above.
-[[nodiscard]] OfficialRecovery recover_official_tensors(const nn::TensorMap& tensors,
-                                                        const std::string& prefix,
-                                                        nn::Activation act);
+[[nodiscard]] OfficialRecovery recover_official_tensors(
+    const nn::TensorMap& tensors, const std::string& prefix, nn::Activation act,
+    std::optional<nn::LowPrecision> lowp = std::nullopt);
 
 struct OfficialFileLayerReport {
   std::int64_t layer = 0;
@@ -101,19 +122,29 @@ struct OfficialFileLayerReport {
   bool order_known = false;
   std::int64_t ambiguous_units = 0;
   double max_residual_ratio = 0.0;
+  // The release's dtype (bf16/f16 buffers are taken as the official arithmetic in that type)
+  // and the exact inversion's counts (OfficialRecovery).
+  nn::DType dtype = nn::DType::f32;
+  bool exact_inversion = false;
+  std::int64_t exact_entries = 0, ambiguous_entries = 0, inconsistent_entries = 0;
+  nn::DType written = nn::DType::f32;  // dtype of the output file
   double seconds = 0.0;
 };
 
 // Reads a safetensors file holding one or more official layers (prefix "" = layer 0, or
 // "model.layers.{i}.mlp."; F32 tensors are used in place through a memory map, F16/BF16/F64 are
 // converted to float one layer at a time), recovers each layer and writes
-// "model.layers.{i}.mlp.{gate,up,down}_proj.weight" (F32) to `out` atomically. The activation is
-// silu unless the metadata key "wrsec.activation" names another. Layers are recovered one at a
-// time; the recovered tensors of all layers are held until the file is written.
-// @throws InvalidArgument for a malformed file, a missing buffer, inconsistent shapes, N > 32 or
-//         non-finite values (naming the tensor); RuntimeError for I/O failures.
-std::vector<OfficialFileLayerReport> recover_official_file(const std::filesystem::path& in,
-                                                           const std::filesystem::path& out);
+// "model.layers.{i}.mlp.{gate,up,down}_proj.weight" to `out` atomically, as `out_dtype` (F32,
+// BF16 or F16), by default BF16/F16 when every layer's buffers are in that type (the exact
+// inversion then returns values of it) and F32 otherwise. The activation is silu unless the
+// metadata key "wrsec.activation" names another. Layers are recovered one at a time; the
+// recovered tensors of all layers are held until the file is written.
+// @throws InvalidArgument for a malformed file, a missing buffer, inconsistent shapes, N > 32,
+//         non-finite values (naming the tensor) or another out_dtype; RuntimeError for I/O
+//         failures.
+std::vector<OfficialFileLayerReport> recover_official_file(
+    const std::filesystem::path& in, const std::filesystem::path& out,
+    std::optional<nn::DType> out_dtype = std::nullopt);
 
 // Extractor over a taylor_mlp artifact with metadata format = official: returns the SwiGLU model
 // of the artifact's architecture (metadata "architecture") with the recovered tensors.

@@ -61,17 +61,27 @@ void parallel_if_large(Index n, double work, F&& body) {
   wrsec::parallel_for(n, {.parallel = work > kParallelWork}, std::forward<F>(body));
 }
 
-// A value as released: float32, optionally rounded to the nearest bfloat16 (ties to even).
-inline float released(double value, bool bf16) {
+// The released dtype: float32 values, or values of a 16-bit type.
+struct Dtype {
+  bool low = false;
+  nn::LowPrecision type = nn::LowPrecision::bf16;
+  static Dtype of(const std::string& name) {
+    if (name == "f32") return {};
+    return {true, nn::parse_low_precision(name)};
+  }
+};
+
+// A value as released: float32, rounded to the dtype (nearest even) when it is 16-bit.
+inline float released(double value, Dtype dt) {
   const auto f = static_cast<float>(value);
-  return bf16 ? nn::bf16_to_float(nn::float_to_bf16(f)) : f;
+  return dt.low ? nn::round_to(dt.type, f) : f;
 }
 
-// Copies a tensor, rounding to bf16 when asked.
-nn::Tensor released_copy(const nn::Tensor& t, bool bf16) {
+// Copies a tensor, rounding to the dtype.
+nn::Tensor released_copy(const nn::Tensor& t, Dtype dt) {
   nn::Tensor out = t;
-  if (bf16)
-    for (float& v : out.data) v = released(v, true);
+  if (dt.low)
+    for (float& v : out.data) v = released(v, dt);
   return out;
 }
 
@@ -115,7 +125,7 @@ struct Meta {
   nn::Architecture arch;
   int order = 0;
   std::string prefix;
-  bool bf16 = false;
+  std::string dtype;
   Index layer = 0;           // paper
   Index select_dim = 0;      // official
   Index grad_order_min = 0;  // official
@@ -172,9 +182,10 @@ Meta parse_meta(const nlohmann::json& meta) {
         "TaylorMLP needs an analytic activation (silu, gelu, gelu_tanh), got relu");
   m.prefix = meta_string(meta, "prefix");
   const std::string dtype = meta_string(meta, "dtype");
-  if (dtype != "f32" && dtype != "bf16")
-    throw InvalidArgument("taylor_mlp metadata 'dtype' must be f32 or bf16, got '" + dtype + "'");
-  m.bf16 = dtype == "bf16";
+  if (dtype != "f32" && dtype != "bf16" && dtype != "f16")
+    throw InvalidArgument("taylor_mlp metadata 'dtype' must be f32, bf16 or f16, got '" + dtype +
+                          "'");
+  m.dtype = dtype;
   if (m.format == "paper") {
     if (m.arch.kind != nn::Architecture::Kind::mlp)
       throw InvalidArgument("taylor_mlp paper artifact needs an mlp architecture");
@@ -276,7 +287,7 @@ definitions::Release release_paper(const TaylorMlpParams& p, const nn::Model& mo
   if (k >= hidden_layers(arch))
     throw InvalidArgument("parameter 'layer' = " + std::to_string(k) + " is out of range: the " +
                           "mlp has " + std::to_string(hidden_layers(arch)) + " hidden layer(s)");
-  const bool bf16 = p.dtype == "bf16";
+  const Dtype dt = Dtype::of(p.dtype);
   const int order = static_cast<int>(p.order);
   const nn::Activation act = arch.activation;
 
@@ -301,7 +312,7 @@ definitions::Release release_paper(const TaylorMlpParams& p, const nn::Model& mo
       value = 0.5 * (z.col(j).minCoeff() + z.col(j).maxCoeff());
     else if (p.expansion == "mean")
       value = z.col(j).mean();
-    z0.data[static_cast<std::size_t>(j)] = released(value, bf16);
+    z0.data[static_cast<std::size_t>(j)] = released(value, dt);
   }
 
   // Coefficients c_n(a_j), a_j = z0_j + b_j with the released z0 (the expansion point the user
@@ -325,18 +336,18 @@ definitions::Release release_paper(const TaylorMlpParams& p, const nn::Model& mo
       dst[j] = released(
           double(wm(i, j)) * coef[static_cast<std::size_t>(j)][static_cast<std::size_t>(n)] +
               bias_share,
-          bf16);
+          dt);
   });
 
-  r.artifact.tensors.emplace(kPaperV, released_copy(v, bf16));
+  r.artifact.tensors.emplace(kPaperV, released_copy(v, dt));
   r.artifact.tensors.emplace(kPaperZ0, std::move(z0));
   r.artifact.tensors.emplace(kPaperTheta, std::move(theta));
   for (Index i = 0; i < layers; ++i) {
     if (i == k || i == k + 1) continue;
     r.artifact.tensors.emplace(layer_weight(i),
-                               released_copy(model_tensor(model, layer_weight(i)), bf16));
+                               released_copy(model_tensor(model, layer_weight(i)), dt));
     r.artifact.tensors.emplace(layer_bias(i),
-                               released_copy(model_tensor(model, layer_bias(i)), bf16));
+                               released_copy(model_tensor(model, layer_bias(i)), dt));
   }
   check_finite_release(r.artifact.tensors);
   r.artifact.metadata = {{"scheme", kSchemeId},
@@ -408,6 +419,90 @@ Index selected_count(const TaylorMlpParams& p, Index h) {
   return std::clamp<Index>(hs, 1, h);
 }
 
+nlohmann::json official_metadata(const TaylorMlpParams& p, const nn::Architecture& arch, Index hs) {
+  return {{"scheme", kSchemeId},
+          {"format", "official"},
+          {"architecture", arch.to_json()},
+          {"order", p.order},
+          {"activation", nn::to_string(arch.activation)},
+          {"prefix", ""},
+          {"dtype", p.dtype},
+          {"select_dim", hs},
+          {"grad_order_min", p.grad_order_min},
+          {"delta_threshold", p.delta_threshold}};
+}
+
+definitions::OwnerSecret official_secret(const std::vector<double>& sign,
+                                         const std::vector<Index>& sel) {
+  const auto hs = static_cast<Index>(sel.size());
+  nn::Tensor sign_t({hs});
+  nn::Tensor selected_t({hs});
+  for (Index j = 0; j < hs; ++j) {
+    const auto uj = static_cast<std::size_t>(j);
+    sign_t.data[uj] = static_cast<float>(sign[uj]);
+    selected_t.data[uj] = static_cast<float>(sel[uj]);
+  }
+  definitions::OwnerSecret secret;
+  secret.tensors.emplace("sign", std::move(sign_t));
+  secret.tensors.emplace("selected", std::move(selected_t));
+  secret.metadata = {{"scheme", kSchemeId}, {"format", "official"}};
+  return secret;
+}
+
+// The official release in bf16/f16: the model is taken in the dtype (its weights rounded once),
+// the calibration extremes rounded to it, the gap max − min computed in it (as the official code
+// does), the h_s smallest gaps selected (stable: ties by index; torch.sort may order ties
+// otherwise) and the rest in ascending index as in f32 (the official code keeps them in gap
+// order; neither order is secret or changes the function), then official_lowp_release.
+definitions::Release release_official_lowp(const TaylorMlpParams& p, const nn::Model& model,
+                                           const std::vector<double>& gmin_d,
+                                           const std::vector<double>& gmax_d, Rng& coins) {
+  const nn::Architecture& arch = model.arch;
+  if (arch.activation != nn::Activation::silu)
+    throw InvalidArgument("taylor_mlp format 'official' with dtype " + p.dtype +
+                          " follows the official code's arithmetic, which exists for silu only; "
+                          "the model's activation is " +
+                          nn::to_string(arch.activation) + " (use dtype f32)");
+  const Dtype dt = Dtype::of(p.dtype);
+  const Index h = arch.sizes[1];
+  const Index hs = selected_count(p, h);
+  const nn::Tensor gate = released_copy(model_tensor(model, kModelGate), dt);
+  const nn::Tensor up = released_copy(model_tensor(model, kModelUp), dt);
+  const nn::Tensor down = released_copy(model_tensor(model, kModelDown), dt);
+
+  OfficialLowpInputs in;
+  in.type = dt.type;
+  in.order = static_cast<int>(p.order);
+  in.gate = &gate;
+  in.up = &up;
+  in.down = &down;
+  std::vector<float> gap(static_cast<std::size_t>(h));
+  for (std::size_t u = 0; u < gap.size(); ++u) {
+    in.gmin.push_back(released(gmin_d[u], dt));
+    in.gmax.push_back(released(gmax_d[u], dt));
+    gap[u] = nn::round_to(dt.type, in.gmax[u] - in.gmin[u]);
+  }
+  std::vector<Index> order_by_gap(static_cast<std::size_t>(h));
+  std::iota(order_by_gap.begin(), order_by_gap.end(), Index{0});
+  std::stable_sort(order_by_gap.begin(), order_by_gap.end(), [&](Index a, Index b) {
+    return gap[static_cast<std::size_t>(a)] < gap[static_cast<std::size_t>(b)];
+  });
+  in.selected.assign(order_by_gap.begin(), order_by_gap.begin() + hs);
+  in.unselected.assign(order_by_gap.begin() + hs, order_by_gap.end());
+  std::sort(in.unselected.begin(), in.unselected.end());
+  std::vector<double> sign(static_cast<std::size_t>(hs));
+  for (double& sj : sign) sj = coins.bit() ? -1.0 : 1.0;
+  in.sign.assign(sign.begin(), sign.end());
+
+  definitions::Release r;
+  r.artifact.tensors = official_lowp_release(in);
+  if (p.keep_gate_proj) r.artifact.tensors.emplace(kLeftoverGate, gate);
+  check_finite_release(r.artifact.tensors);
+  r.artifact.metadata = official_metadata(p, arch, hs);
+  r.secret = official_secret(sign, in.selected);
+  return r;
+}
+
 definitions::Release release_official(const TaylorMlpParams& p, const nn::Model& model,
                                       const nn::Matrix& calibration, Rng& coins) {
   const nn::Architecture& arch = model.arch;
@@ -415,7 +510,7 @@ definitions::Release release_official(const TaylorMlpParams& p, const nn::Model&
   const Index h = arch.sizes[1];
   const Index hs = selected_count(p, h);
   const Index hp = h - hs;
-  const bool bf16 = p.dtype == "bf16";
+  const Dtype dt = Dtype::of(p.dtype);
   const int order = static_cast<int>(p.order);
   const nn::Activation act = arch.activation;
   const auto gate = model_tensor(model, kModelGate).matrix();
@@ -436,6 +531,8 @@ definitions::Release release_official(const TaylorMlpParams& p, const nn::Model&
       gmax[static_cast<std::size_t>(r0 + j)] = g.row(j).maxCoeff();
     }
   }
+
+  if (dt.low) return release_official_lowp(p, model, gmin, gmax, coins);
 
   // Selection: the hs smallest gaps, in ascending gap order (stable: ties by index); the rest in
   // ascending index.
@@ -459,7 +556,7 @@ definitions::Release release_official(const TaylorMlpParams& p, const nn::Model&
   for (Index j = 0; j < hs; ++j) {
     const auto uj = static_cast<std::size_t>(j);
     const auto u = static_cast<std::size_t>(sel[uj]);
-    z0[uj] = double(released(0.5 * (gmin[u] + gmax[u]), bf16));
+    z0[uj] = double(released(0.5 * (gmin[u] + gmax[u]), dt));
   }
   const auto stride = static_cast<std::size_t>(order + 1);
   std::vector<double> deriv(static_cast<std::size_t>(hs) * stride);
@@ -489,10 +586,10 @@ definitions::Release release_official(const TaylorMlpParams& p, const nn::Model&
     float* up_dst = up_s.data.data() + j * d;
     float* gate_dst = gate_s.data.data() + j * d;
     for (Index i = 0; i < d; ++i) {
-      up_dst[i] = released(up(src, i), bf16);
-      gate_dst[i] = released(sign[uj] * double(gate(src, i)), bf16);
+      up_dst[i] = released(up(src, i), dt);
+      gate_dst[i] = released(sign[uj] * double(gate(src, i)), dt);
     }
-    local_point.data[uj] = released(sign[uj] * z0[uj], bf16);
+    local_point.data[uj] = released(sign[uj] * z0[uj], dt);
   });
 
   nn::Tensor local_output({d, hs});
@@ -504,17 +601,16 @@ definitions::Release release_official(const TaylorMlpParams& p, const nn::Model&
       const auto uj = static_cast<std::size_t>(j);
       const double wij = down(i, sel[uj]);
       const double* dj = deriv.data() + uj * stride;
-      lo[j] = released(wij * dj[0], bf16);
+      lo[j] = released(wij * dj[0], dt);
       float* fj = fu + j * order;
-      for (int n = 1; n <= order; ++n) fj[n - 1] = released(wij * dj[n], bf16);
+      for (int n = 1; n <= order; ++n) fj[n - 1] = released(wij * dj[n], dt);
     }
   });
 
   nn::Tensor discount({order});
   const std::vector<double> logfact = log_factorials(order);
   for (int n = 0; n < order; ++n)
-    discount.data[static_cast<std::size_t>(n)] =
-        released(logfact[static_cast<std::size_t>(n)], bf16);
+    discount.data[static_cast<std::size_t>(n)] = released(logfact[static_cast<std::size_t>(n)], dt);
 
   nn::Tensor ffn_gate({hp, d});
   nn::Tensor ffn_up({hp, d});
@@ -522,14 +618,14 @@ definitions::Release release_official(const TaylorMlpParams& p, const nn::Model&
   parallel_if_large(hp, double(hp) * double(d), [&](Index j) {
     const Index src = rest[static_cast<std::size_t>(j)];
     for (Index i = 0; i < d; ++i) {
-      ffn_gate.data[static_cast<std::size_t>(j * d + i)] = released(gate(src, i), bf16);
-      ffn_up.data[static_cast<std::size_t>(j * d + i)] = released(up(src, i), bf16);
+      ffn_gate.data[static_cast<std::size_t>(j * d + i)] = released(gate(src, i), dt);
+      ffn_up.data[static_cast<std::size_t>(j * d + i)] = released(up(src, i), dt);
     }
   });
   parallel_if_large(d, double(hp) * double(d), [&](Index i) {
     float* dst = ffn_down.data.data() + i * hp;
     for (Index j = 0; j < hp; ++j)
-      dst[j] = released(down(i, rest[static_cast<std::size_t>(j)]), bf16);
+      dst[j] = released(down(i, rest[static_cast<std::size_t>(j)]), dt);
   });
 
   auto& out = r.artifact.tensors;
@@ -543,29 +639,10 @@ definitions::Release release_official(const TaylorMlpParams& p, const nn::Model&
   out.emplace(prefix + kFfnUp, std::move(ffn_up));
   out.emplace(prefix + kFfnDown, std::move(ffn_down));
   if (p.keep_gate_proj)
-    out.emplace(prefix + kLeftoverGate, released_copy(model_tensor(model, kModelGate), bf16));
+    out.emplace(prefix + kLeftoverGate, released_copy(model_tensor(model, kModelGate), dt));
   check_finite_release(out);
-  r.artifact.metadata = {{"scheme", kSchemeId},
-                         {"format", "official"},
-                         {"architecture", arch.to_json()},
-                         {"order", order},
-                         {"activation", nn::to_string(act)},
-                         {"prefix", prefix},
-                         {"dtype", p.dtype},
-                         {"select_dim", hs},
-                         {"grad_order_min", p.grad_order_min},
-                         {"delta_threshold", p.delta_threshold}};
-
-  nn::Tensor sign_t({hs});
-  nn::Tensor selected_t({hs});
-  for (Index j = 0; j < hs; ++j) {
-    const auto uj = static_cast<std::size_t>(j);
-    sign_t.data[uj] = static_cast<float>(sign[uj]);
-    selected_t.data[uj] = static_cast<float>(sel[uj]);
-  }
-  r.secret.tensors.emplace("sign", std::move(sign_t));
-  r.secret.tensors.emplace("selected", std::move(selected_t));
-  r.secret.metadata = {{"scheme", kSchemeId}, {"format", "official"}};
+  r.artifact.metadata = official_metadata(p, arch, hs);
+  r.secret = official_secret(sign, sel);
   return r;
 }
 
@@ -708,8 +785,8 @@ void TaylorMlpParams::validate() const {
   if (!(std::isfinite(delta_threshold) && delta_threshold > 0.0))
     throw InvalidArgument("parameter 'delta_threshold' must be a positive number, got " +
                           std::to_string(delta_threshold));
-  if (dtype != "f32" && dtype != "bf16")
-    throw InvalidArgument("parameter 'dtype' must be f32 or bf16, got '" + dtype + "'");
+  if (dtype != "f32" && dtype != "bf16" && dtype != "f16")
+    throw InvalidArgument("parameter 'dtype' must be f32, bf16 or f16, got '" + dtype + "'");
   if (calibration_samples < 1)
     throw InvalidArgument("parameter 'calibration_samples' must be >= 1, got " +
                           std::to_string(calibration_samples));
@@ -818,6 +895,133 @@ double TaylorMlp::infer_macs(const definitions::Artifact& artifact) const {
       macs += in * out;  // V (i = k) and the plaintext layers
   }
   return macs;
+}
+
+nn::TensorMap official_lowp_release(const OfficialLowpInputs& in) {
+  const nn::LowPrecision t = in.type;
+  const auto R = [t](float v) { return nn::round_to(t, v); };
+  if (in.gate == nullptr || in.up == nullptr || in.down == nullptr)
+    throw InvalidArgument("official_lowp_release: a weight tensor is missing");
+  if (in.order < 1 || in.order > nn::kMaxTaylorOrder)
+    throw InvalidArgument("official_lowp_release: order must be in [1, 32], got " +
+                          std::to_string(in.order));
+  const nn::Tensor& gate = *in.gate;
+  const nn::Tensor& up = *in.up;
+  const nn::Tensor& down = *in.down;
+  if (gate.rank() != 2 || up.shape != gate.shape || down.rank() != 2 ||
+      down.shape[0] != gate.shape[1] || down.shape[1] != gate.shape[0])
+    throw InvalidArgument("official_lowp_release: gate, up [h, d] and down [d, h] do not fit");
+  const Index h = gate.shape[0];
+  const Index d = gate.shape[1];
+  const auto hs = static_cast<Index>(in.selected.size());
+  const Index hp = h - hs;
+  const int order = in.order;
+  if (hs < 1 || static_cast<Index>(in.unselected.size()) != hp ||
+      static_cast<Index>(in.sign.size()) != hs || static_cast<Index>(in.gmin.size()) != h ||
+      static_cast<Index>(in.gmax.size()) != h)
+    throw InvalidArgument("official_lowp_release: selection, signs or statistics do not fit h");
+  std::vector<char> seen(static_cast<std::size_t>(h), 0);
+  for (const auto* list : {&in.selected, &in.unselected})
+    for (Index u : *list) {
+      if (u < 0 || u >= h || seen[static_cast<std::size_t>(u)] != 0)
+        throw InvalidArgument(
+            "official_lowp_release: selected and unselected units must "
+            "partition 0..h-1");
+      seen[static_cast<std::size_t>(u)] = 1;
+    }
+  for (int s : in.sign)
+    if (s != 1 && s != -1) throw InvalidArgument("official_lowp_release: signs must be +1 or -1");
+  const auto of_type = [&](float v) { return std::isfinite(v) && R(v) == v; };
+  for (const nn::Tensor* w : {&gate, &up, &down})
+    if (!std::all_of(w->data.begin(), w->data.end(), of_type))
+      throw InvalidArgument("official_lowp_release: weights must be finite " + nn::to_string(t) +
+                            " values");
+  if (!std::all_of(in.gmin.begin(), in.gmin.end(), of_type) ||
+      !std::all_of(in.gmax.begin(), in.gmax.end(), of_type))
+    throw InvalidArgument("official_lowp_release: statistics must be finite " + nn::to_string(t) +
+                          " values");
+
+  // Per selected unit: z0 = (min + max) / 2, silu(z0) and the silu_grad table, all in T.
+  const auto n_order = static_cast<std::size_t>(order);
+  std::vector<float> z0(static_cast<std::size_t>(hs));
+  std::vector<float> silu0(z0.size());
+  std::vector<float> deriv(z0.size() * n_order);
+  parallel_if_large(hs, double(hs) * order * order, [&](Index j) {
+    const auto uj = static_cast<std::size_t>(j);
+    const auto u = static_cast<std::size_t>(in.selected[uj]);
+    const float z = R(R(in.gmin[u] + in.gmax[u]) / 2.0f);
+    z0[uj] = z;
+    silu0[uj] = nn::lowp_silu(t, z);
+    const std::vector<float> g = nn::official_silu_derivatives(t, z, order);
+    std::copy(g.begin(), g.end(), deriv.begin() + static_cast<std::ptrdiff_t>(uj * n_order));
+  });
+
+  nn::Tensor up_s({hs, d});
+  nn::Tensor gate_s({hs, d});
+  nn::Tensor local_point({hs});
+  for (Index j = 0; j < hs; ++j) {
+    const auto uj = static_cast<std::size_t>(j);
+    const Index src = in.selected[uj];
+    const auto sj = static_cast<float>(in.sign[uj]);
+    for (Index i = 0; i < d; ++i) {
+      up_s.data[static_cast<std::size_t>(j * d + i)] =
+          up.data[static_cast<std::size_t>(src * d + i)];
+      gate_s.data[static_cast<std::size_t>(j * d + i)] =
+          sj * gate.data[static_cast<std::size_t>(src * d + i)];
+    }
+    local_point.data[uj] = sj * z0[uj];
+  }
+
+  nn::Tensor local_output({d, hs});
+  nn::Tensor fuse({d, hs, order});
+  parallel_if_large(d, double(d) * double(hs) * double(order + 1), [&](Index i) {
+    float* lo = local_output.data.data() + i * hs;
+    float* fu = fuse.data.data() + i * hs * order;
+    for (Index j = 0; j < hs; ++j) {
+      const auto uj = static_cast<std::size_t>(j);
+      const float w = down.data[static_cast<std::size_t>(i * h + in.selected[uj])];
+      lo[j] = R(silu0[uj] * w);
+      const float* dj = deriv.data() + uj * n_order;
+      float* fj = fu + j * order;
+      float sign_power = 1.0f;
+      for (int n = 1; n <= order; ++n) {
+        sign_power *= static_cast<float>(in.sign[uj]);
+        fj[n - 1] = sign_power * R(w * dj[n - 1]);
+      }
+    }
+  });
+
+  // log(n!) as torch.log(torch.arange(1, n + 1)).sum() in binary32, then cast to T.
+  nn::Tensor discount({order});
+  float log_factorial = 0.0f;
+  for (int n = 1; n <= order; ++n) {
+    log_factorial += std::log(static_cast<float>(n));
+    discount.data[static_cast<std::size_t>(n - 1)] = R(log_factorial);
+  }
+
+  nn::Tensor ffn_gate({hp, d});
+  nn::Tensor ffn_up({hp, d});
+  nn::Tensor ffn_down({d, hp});
+  for (Index j = 0; j < hp; ++j) {
+    const Index src = in.unselected[static_cast<std::size_t>(j)];
+    std::copy_n(gate.data.begin() + src * d, d, ffn_gate.data.begin() + j * d);
+    std::copy_n(up.data.begin() + src * d, d, ffn_up.data.begin() + j * d);
+    for (Index i = 0; i < d; ++i)
+      ffn_down.data[static_cast<std::size_t>(i * hp + j)] =
+          down.data[static_cast<std::size_t>(i * h + src)];
+  }
+
+  nn::TensorMap out;
+  out.emplace(kUp, std::move(up_s));
+  out.emplace(kGate, std::move(gate_s));
+  out.emplace(kLocalPoint, std::move(local_point));
+  out.emplace(kLocalOutput, std::move(local_output));
+  out.emplace(kFuse, std::move(fuse));
+  out.emplace(kDiscount, std::move(discount));
+  out.emplace(kFfnGate, std::move(ffn_gate));
+  out.emplace(kFfnUp, std::move(ffn_up));
+  out.emplace(kFfnDown, std::move(ffn_down));
+  return out;
 }
 
 }  // namespace wrsec::schemes

@@ -33,8 +33,11 @@
 //
 // Both formats: σ ∈ {silu, gelu, gelu_tanh} (the model's activation); order N ∈ [1, 32]; the
 // calibration inputs are public (drawn from `calibration` with a fixed public stream, never from
-// the release coins); dtype=bf16 rounds every released tensor to bfloat16 as the official code
-// ships it (inference then runs in float32 on those values). Metadata records the format, the
+// the release coins). dtype ∈ {f32, bf16, f16}: paper releases are computed in double and rounded
+// to the dtype once; official releases in bf16/f16 (silu only) are computed as the official code
+// computes them in the model's dtype (official_lowp_release below): the weights and calibration
+// statistics are values of the dtype and every operation is rounded to it. Inference runs in
+// float32 on the released values. Metadata records the format, the
 // original architecture (public), N, activation, prefix and dtype, plus layer and expansion
 // (paper) or select_dim, grad_order_min and delta_threshold (official), so Infer is a function of
 // the artifact alone. The expansion point is the released (rounded) z0, so Θ / fuse_weight are the
@@ -42,12 +45,39 @@
 // "selected" [h_s] (original unit indices, release order) for official, nothing for paper.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "definitions/params.h"
 #include "definitions/scheme.h"
 #include "definitions/sources.h"
+#include "nn/low_precision.h"
 
 namespace wrsec::schemes {
+
+// One SwiGLU block (gate, up [h, d], down [d, h], silu) released by the official code in a
+// low-precision type T: the weights and the calibration statistics gmin, gmax [h] are values of
+// T, `selected` (h_s units, release order), `unselected` (the others, release order) and
+// `sign` (h_s entries ±1) are the owner's choices. Returns the official tensors (names without
+// prefix, as listed above), computed as tylor_expansion/src/llama.py does in T:
+//   z0_j = R(gmin + gmax)/2, local_point = s ⊙ z0, local_approx_output[:, j] = R(silu(z0_j)·w_j),
+//   fuse_weight[:, j, n] = s_j^n·R(w_j·SiLU^{(n)}(z0_j)) with the official silu_grad in T,
+//   discount_factor_n = R(Σ_{m<=n} log m) (binary32 sum), gate rows sign-flipped (exact),
+// where R rounds to T and w_j = down[:, selected_j] (nn/low_precision.h). Bit for bit the
+// buffers of the official code run by PyTorch 1.13 on the CPU (tests/fixtures/taylor_official;
+// bf16 only: that PyTorch has no CPU silu for f16, so f16 follows the single-rounding model).
+struct OfficialLowpInputs {
+  nn::LowPrecision type = nn::LowPrecision::bf16;
+  int order = 6;
+  const nn::Tensor* gate = nullptr;
+  const nn::Tensor* up = nullptr;
+  const nn::Tensor* down = nullptr;
+  std::vector<float> gmin, gmax;
+  std::vector<std::int64_t> selected, unselected;
+  std::vector<int> sign;
+};
+// @throws InvalidArgument for inconsistent shapes or indices, a sign other than ±1, an order
+// outside [1, 32], or a weight or statistic that is not a finite value of T.
+[[nodiscard]] nn::TensorMap official_lowp_release(const OfficialLowpInputs& in);
 
 struct TaylorMlpParams {
   std::string format = "paper";             // paper | official
@@ -59,7 +89,7 @@ struct TaylorMlpParams {
   std::int64_t grad_order_min = 8;          // official guard (never triggers for N ≤ 8)
   double delta_threshold = 2.5;
   bool keep_gate_proj = false;
-  std::string dtype = "f32";  // f32 | bf16
+  std::string dtype = "f32";  // f32 | bf16 | f16
   std::string calibration;    // InputSource spec; empty = InputSource::default_for
   std::int64_t calibration_samples = 512;
   std::uint64_t calibration_seed = 0;

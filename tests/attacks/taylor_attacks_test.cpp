@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "core/errors.h"
 #include "definitions/params.h"
 #include "definitions/registry.h"
+#include "nn/low_precision.h"
 #include "nn/model.h"
 #include "nn/safetensors.h"
 #include "nn/taylor.h"
@@ -532,34 +534,65 @@ TEST(TaylorSignHypothesis, ResultsDoNotDependOnTheThreadCount) {
   for (Index i = 0; i < 300; ++i) EXPECT_EQ(one.down.data[sz(i * 150 + 9)], 0.0f);
 }
 
-TEST(TaylorSignHypothesis, Bf16ReleaseKeepsEverySign) {
-  for (Activation act : {Activation::silu, Activation::gelu}) {
-    for (int order : {6, 8}) {
-      SCOPED_TRACE(nn::to_string(act) + " N=" + std::to_string(order));
-      const auto model = make_model(nn::Architecture::Kind::swiglu, {16, 48}, act, 300 + order);
-      const schemes::TaylorMlp scheme(official_params(order, 33, false, "bf16"));
+// The scheme's bf16/f16 official releases follow the official code's arithmetic: the exact
+// inversion returns the model's weights (rounded to the type) bit for bit and every sign; least
+// squares alone keeps every sign but only approximates W_down.
+TEST(TaylorSignHypothesis, LowPrecisionReleasesAreInvertedExactly) {
+  for (const char* dtype : {"bf16", "f16"}) {
+    const nn::LowPrecision t = nn::parse_low_precision(dtype);
+    for (int order : {6, 8, 12}) {
+      SCOPED_TRACE(std::string(dtype) + " N=" + std::to_string(order));
+      const auto model =
+          make_model(nn::Architecture::Kind::swiglu, {16, 48}, Activation::silu, 300 + order);
+      const schemes::TaylorMlp scheme(official_params(order, 33, false, dtype));
       Rng coins(6, 6, static_cast<std::uint64_t>(order));
       const auto rel = scheme.release(model, coins);
-      const OfficialRecovery rec = recover_official_tensors(rel.artifact.tensors, "", act);
       const auto& sign = rel.secret.tensors.at("sign").data;
-      Index wrong = 0;
-      for (Index j = 0; j < 33; ++j) wrong += rec.signs[sz(j)] != int(sign[sz(j)]) ? 1 : 0;
-      EXPECT_EQ(wrong, 0);
       const auto order_ = release_order(rel, 48);
-      double down_max = 0.0;
       const auto& w0 = model.tensors.at("mlp.down_proj.weight").data;
-      std::vector<double> errs;
-      for (Index p = 0; p < 33; ++p)
-        for (Index i = 0; i < 16; ++i) {
-          const double want = w0[sz(i * 48 + order_[sz(p)])];
-          errs.push_back(std::abs(rec.down.data[sz(i * 48 + p)] - want) / std::abs(want));
+      for (const bool exact : {true, false}) {
+        const OfficialRecovery rec =
+            recover_official_tensors(rel.artifact.tensors, "", Activation::silu,
+                                     exact ? std::optional<nn::LowPrecision>(t) : std::nullopt);
+        EXPECT_EQ(rec.exact_inversion, exact);
+        Index wrong = 0;
+        for (Index j = 0; j < 33; ++j) wrong += rec.signs[sz(j)] != int(sign[sz(j)]) ? 1 : 0;
+        EXPECT_EQ(wrong, 0);
+        Index bit_exact = 0;
+        std::vector<double> errs;
+        for (Index p = 0; p < 48; ++p)
+          for (Index i = 0; i < 16; ++i) {
+            const float want = nn::round_to(t, w0[sz(i * 48 + order_[sz(p)])]);
+            const float got = rec.down.data[sz(i * 48 + p)];
+            bit_exact += got == want ? 1 : 0;
+            errs.push_back(std::abs(double(got) - want) / std::abs(double(want)));
+          }
+        std::printf("  %s N=%d %s: W_down bit-exact %lld of %d, rel err max %.2e\n", dtype, order,
+                    exact ? "exact inversion" : "least squares", static_cast<long long>(bit_exact),
+                    16 * 48, max_of(errs));
+        if (exact) {
+          EXPECT_EQ(bit_exact, 16 * 48);
+          EXPECT_EQ(rec.exact_entries + rec.ambiguous_entries, 16 * 33);
+          EXPECT_EQ(rec.inconsistent_entries, 0);
+        } else {
+          EXPECT_LT(bit_exact, 16 * 48);
+          EXPECT_LE(max_of(errs), 5e-2);
         }
-      down_max = max_of(errs);
-      std::printf(
-          "  bf16 %s N=%d: W_down[:, sel] rel err max %.2e median %.2e, residual ratio "
-          "max %.2e\n",
-          nn::to_string(act).c_str(), order, down_max, median_of(errs), rec.max_residual_ratio);
+      }
     }
+  }
+}
+
+// Outside silu (no official low-precision arithmetic exists) a bf16 official release is refused.
+TEST(TaylorSignHypothesis, LowPrecisionOfficialReleaseNeedsSilu) {
+  const auto model = make_model(nn::Architecture::Kind::swiglu, {16, 48}, Activation::gelu, 3);
+  const schemes::TaylorMlp scheme(official_params(6, 33, false, "bf16"));
+  Rng coins(6, 6, 6);
+  try {
+    (void)scheme.release(model, coins);
+    ADD_FAILURE() << "no exception";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("silu only"), std::string::npos) << e.what();
   }
 }
 
