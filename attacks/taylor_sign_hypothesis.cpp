@@ -426,41 +426,116 @@ Matching match_gate_rows(const OfficialLayerView& v) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Sign decisions.
+
+struct SignTest {
+  std::vector<double> kp, km;  // hypothesis coefficients per unit, N + 1 each
+  std::vector<Decision> decision;
+};
+
+// The residual test of every unit on rows [0, min(d, kProbeRows)), then on all d rows for the
+// units it leaves unclear. accumulate(units, r0, r1, gram) adds rows [r0, r1) of those units to
+// their Gram accumulators (gram_accumulate on the rows at hand).
+template <class Accumulate>
+SignTest test_signs(nn::Activation act, const float* local_point, Index d, Index hs, int order,
+                    Accumulate&& accumulate) {
+  const auto k_stride = sz(order + 1);
+  SignTest t;
+  t.kp.resize(sz(hs) * k_stride);
+  t.km.resize(sz(hs) * k_stride);
+  parallel_for(hs, [&](Index j) {
+    hypothesis_coefficients(act, double(local_point[j]), order, t.kp.data() + sz(j) * k_stride,
+                            t.km.data() + sz(j) * k_stride);
+  });
+  const GramLayout lay(order);
+  std::vector<double> gram(sz(hs) * sz(lay.stride), 0.0);
+  std::vector<Index> all_units(sz(hs));
+  for (Index j = 0; j < hs; ++j) all_units[sz(j)] = j;
+  const Index probe = std::min(d, kProbeRows);
+  accumulate(std::span<const Index>(all_units), Index{0}, probe, gram);
+  t.decision.resize(sz(hs));
+  auto decide_units = [&](std::span<const Index> units) {
+    parallel_for(static_cast<Index>(units.size()), [&](Index u) {
+      const Index j = units[sz(u)];
+      t.decision[sz(j)] = decide(lay, gram.data() + j * lay.stride, t.kp.data() + sz(j) * k_stride,
+                                 t.km.data() + sz(j) * k_stride);
+    });
+  };
+  decide_units(all_units);
+  if (probe < d) {
+    std::vector<Index> unclear;
+    for (Index j = 0; j < hs; ++j)
+      if (!(t.decision[sz(j)].ratio <= kClearRatio)) unclear.push_back(j);
+    if (!unclear.empty()) {
+      accumulate(std::span<const Index>(unclear), probe, d, gram);
+      decide_units(unclear);
+    }
+  }
+  return t;
+}
+
+// W_down least-squares coefficients cf_n = k_n(s_j)/‖k‖², padded to `lanes` (a multiple of 8)
+// per unit; cf0 holds k_0/‖k‖².
+void least_squares_coefficients(const SignTest& t, const std::vector<std::int8_t>& signs, int order,
+                                int lanes, std::vector<float>& cf, std::vector<float>& cf0) {
+  const auto hs = static_cast<Index>(signs.size());
+  const auto k_stride = sz(order + 1);
+  cf.assign(sz(hs) * sz(lanes) + 8, 0.0f);
+  cf0.assign(sz(hs) + 8, 0.0f);
+  for (Index j = 0; j < hs; ++j) {
+    const double* k = (signs[sz(j)] > 0 ? t.kp.data() : t.km.data()) + sz(j) * k_stride;
+    double kk = 0.0;
+    for (int n = 0; n <= order; ++n) kk += k[n] * k[n];
+    const double inv = kk > 0.0 ? 1.0 / kk : 0.0;
+    cf0[sz(j)] = static_cast<float>(k[0] * inv);
+    for (int n = 1; n <= order; ++n)
+      cf[sz(j) * sz(lanes) + sz(n - 1)] = static_cast<float>(k[n] * inv);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Exact inversion of low-precision releases.
 
-// The bit pattern of a value of T, and the values of T as ordered integers (…, −1 ulp, 0, +1 ulp,
-// …; −0 and +0 both 0).
-std::uint16_t lowp_bits(nn::LowPrecision t, float v) {
-  return t == nn::LowPrecision::bf16 ? nn::float_to_bf16(v) : nn::float_to_half(v);
-}
-std::int32_t lowp_ordinal(nn::LowPrecision t, float v) {
-  const std::uint16_t b = lowp_bits(t, v);
-  const std::int32_t magnitude = b & 0x7fff;
-  return (b & 0x8000) != 0 ? -magnitude : magnitude;
-}
-float lowp_from_ordinal(nn::LowPrecision t, std::int32_t o) {
-  const auto b = static_cast<std::uint16_t>(o < 0 ? (0x8000 | -o) : o);
-  return t == nn::LowPrecision::bf16 ? nn::bf16_to_float(b) : nn::half_to_float(b);
+// x rounded to T, inline (the inversion rounds several values per weight).
+inline float round_lowp(nn::LowPrecision t, float x) noexcept {
+  if (t == nn::LowPrecision::bf16) {
+    std::uint32_t b = std::bit_cast<std::uint32_t>(x);
+    b += 0x7fffu + ((b >> 16) & 1u);
+    return std::bit_cast<float>(b & 0xffff0000u);
+  }
+#ifdef __F16C__
+  return _cvtsh_ss(_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#else
+  return nn::round_to(t, x);
+#endif
 }
 
 // Per selected unit: the exact coefficients c_0..c_N of the official arithmetic under the
-// recovered sign, and the order m with the largest |c_m| (−1 if all vanish).
+// recovered sign, padded with zeros to `lanes` (a multiple of 8); the order m with the largest
+// |c_m| (−1 if all vanish) and 1/c_m.
 struct ExactUnits {
-  std::vector<float> c;  // (N + 1) per unit
+  int lanes = 0;
+  std::vector<float> c;
   std::vector<int> primary;
+  std::vector<float> inverse;
+  // The same for whole groups of 8 units, unit index fastest: ct[(g·(N+1) + n)·8 + u] = c_n of
+  // unit 8g + u; cp, inv, prim per unit (c at the primary order, its inverse, the order).
+  std::vector<float> ct, cp, inv;
+  std::vector<std::int32_t> prim;
 };
 
 ExactUnits exact_coefficients(const OfficialLayerView& v, const std::vector<std::int8_t>& signs) {
   const nn::LowPrecision t = *v.lowp;
   const int order = static_cast<int>(v.n_order);
-  const auto stride = sz(order + 1);
   ExactUnits e;
-  e.c.resize(sz(v.h_s) * stride);
+  e.lanes = 8 * ((order + 1 + 7) / 8);
+  e.c.assign(sz(v.h_s) * sz(e.lanes), 0.0f);
   e.primary.resize(sz(v.h_s));
+  e.inverse.resize(sz(v.h_s));
   parallel_for(v.h_s, [&](Index j) {
     const float s = signs[sz(j)] < 0 ? -1.0f : 1.0f;
     const float z0 = s * v.local_point[j];
-    float* c = e.c.data() + sz(j) * stride;
+    float* c = e.c.data() + sz(j) * sz(e.lanes);
     c[0] = nn::lowp_silu(t, z0);
     const std::vector<float> g = nn::official_silu_derivatives(t, z0, order);
     float sign_power = 1.0f;
@@ -474,44 +549,236 @@ ExactUnits exact_coefficients(const OfficialLayerView& v, const std::vector<std:
           (best < 0 || std::fabs(c[n]) > std::fabs(c[sz(best)])))
         best = n;
     e.primary[sz(j)] = best;
+    e.inverse[sz(j)] = best < 0 ? 0.0f : 1.0f / c[best];
   });
+  const Index groups = v.h_s / 8;
+  const auto terms = sz(order + 1);
+  e.ct.resize(sz(groups) * terms * 8);
+  e.cp.resize(sz(groups) * 8);
+  e.inv.resize(sz(groups) * 8);
+  e.prim.resize(sz(groups) * 8);
+  for (Index j = 0; j < groups * 8; ++j) {
+    const auto g = sz(j / 8);
+    const auto u = sz(j % 8);
+    const float* c = e.c.data() + sz(j) * sz(e.lanes);
+    for (std::size_t n = 0; n < terms; ++n) e.ct[(g * terms + n) * 8 + u] = c[n];
+    const int p = e.primary[sz(j)];
+    e.cp[sz(j)] = p < 0 ? 0.0f : c[p];
+    e.inv[sz(j)] = e.inverse[sz(j)];
+    e.prim[sz(j)] = p;
+  }
   return e;
 }
 
-enum class EntryFit { exact, ambiguous, inconsistent };
+struct ExactCounts {
+  std::int64_t exact = 0, ambiguous = 0, inconsistent = 0;
+};
 
-// The value w of T with R(c_n·w) = T_n for every n (T_0 = loc, T_n = fu[n − 1]); `ls` (the
-// least-squares estimate) breaks ties and stands in when no value fits.
-EntryFit exact_entry(nn::LowPrecision t, const float* c, int primary, int order, float loc,
-                     const float* fu, float ls, float& out) {
-  const auto value = [&](int n) { return n == 0 ? loc : fu[n - 1]; };
-  const auto fits = [&](float w) {
-    if (!std::isfinite(w)) return false;
-    for (int n = 0; n <= order; ++n)
-      if (nn::round_to(t, c[n] * w) != value(n)) return false;
-    return true;
+// The values of T as ordered integers and back (inline: several per weight).
+template <nn::LowPrecision T>
+inline std::int32_t ordinal_of(float v) noexcept {
+  std::uint32_t b = 0;
+  if constexpr (T == nn::LowPrecision::bf16) {
+    b = std::bit_cast<std::uint32_t>(v) >> 16;
+  } else {
+#ifdef __F16C__
+    b = _cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
+    b = nn::float_to_half(v);
+#endif
+  }
+  const auto magnitude = static_cast<std::int32_t>(b & 0x7fffu);
+  return (b & 0x8000u) != 0 ? -magnitude : magnitude;
+}
+
+template <nn::LowPrecision T>
+inline float value_of(std::int32_t o) noexcept {
+  const auto b = static_cast<std::uint32_t>(o < 0 ? (0x8000 | -o) : o);
+  if constexpr (T == nn::LowPrecision::bf16) {
+    return std::bit_cast<float>(b << 16);
+  } else {
+#ifdef __F16C__
+    return _cvtsh_ss(static_cast<unsigned short>(b));
+#else
+    return nn::half_to_float(static_cast<std::uint16_t>(b));
+#endif
+  }
+}
+
+// R(c_n·w) = T_n for every lane (c and T padded with zeros to `lanes`, a multiple of 8).
+template <nn::LowPrecision T>
+inline bool fits(const float* c, const float* t, int lanes, float w) noexcept {
+#ifdef __AVX2__
+  const __m256 wv = _mm256_set1_ps(w);
+  for (int g = 0; g < lanes; g += 8) {
+    const __m256 prod = _mm256_mul_ps(_mm256_loadu_ps(c + g), wv);
+    __m256 r;
+    if constexpr (T == nn::LowPrecision::bf16) {
+      __m256i b = _mm256_castps_si256(prod);
+      const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(1));
+      b = _mm256_add_epi32(b, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff)));
+      r = _mm256_castsi256_ps(_mm256_and_si256(b, _mm256_set1_epi32(int(0xffff0000u))));
+    } else {
+      r = _mm256_cvtph_ps(_mm256_cvtps_ph(prod, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+    if (_mm256_movemask_ps(_mm256_cmp_ps(r, _mm256_loadu_ps(t + g), _CMP_EQ_OQ)) != 0xff)
+      return false;
+  }
+  return true;
+#else
+  for (int n = 0; n < lanes; ++n)
+    if (round_lowp(T, c[n] * w) != t[n]) return false;
+  return true;
+#endif
+}
+
+// One W_down row of the selected units by exact inversion. packed holds, per unit, T_0 = the
+// local_approx_output value and T_1..T_N = the fuse_weight values, padded to e.lanes; ls[j] is
+// the least-squares estimate, which breaks ties and stands in where no value fits. Candidates:
+// w0 = R(T_m / c_m) and its neighbours within two units in the last place (a neighbour is tested
+// in full only if it passes the primary order m).
+template <nn::LowPrecision T>
+void exact_row_t(const ExactUnits& e, Index j0, Index j1, const float* packed, const float* ls,
+                 float* out, ExactCounts& counts) {
+  const int lanes = e.lanes;
+  for (Index j = j0; j < j1; ++j) {
+    const float* c = e.c.data() + sz(j) * sz(lanes);
+    const float* t = packed + sz(j - j0) * sz(lanes);
+    const int p = e.primary[sz(j)];
+    if (p < 0) {  // every coefficient vanishes: nothing constrains w
+      out[j] = round_lowp(T, ls[j]);
+      ++(fits<T>(c, t, lanes, out[j]) ? counts.ambiguous : counts.inconsistent);
+      continue;
+    }
+    const float cp = c[p];
+    const float tp = t[p];
+    const std::int32_t o0 = ordinal_of<T>(round_lowp(T, tp * e.inverse[sz(j)]));
+    int found = 0;
+    float best = 0.0f;
+    for (std::int32_t o = o0 - 2; o <= o0 + 2; ++o) {
+      if (o < -0x7f7f || o > 0x7f7f) continue;  // beyond the finite values of either type
+      const float w = value_of<T>(o);
+      if (!std::isfinite(w)) continue;
+      if (o != o0 && round_lowp(T, cp * w) != tp) continue;
+      if (!fits<T>(c, t, lanes, w)) continue;
+      if (found == 0 || std::fabs(w - ls[j]) < std::fabs(best - ls[j])) best = w;
+      ++found;
+    }
+    if (found == 0) {
+      out[j] = round_lowp(T, ls[j]);
+      ++counts.inconsistent;
+    } else {
+      out[j] = best;
+      ++(found == 1 ? counts.exact : counts.ambiguous);
+    }
+  }
+}
+
+#ifdef __AVX2__
+inline __m256 round_bf16_v(__m256 x) noexcept {
+  __m256i b = _mm256_castps_si256(x);
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(1));
+  b = _mm256_add_epi32(b, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff)));
+  return _mm256_castsi256_ps(_mm256_and_si256(b, _mm256_set1_epi32(int(0xffff0000u))));
+}
+
+// Eight units of one row at once (bf16), as exact_row_t: the candidates w0 = R(T_m / c_m) and
+// its neighbours within two units in the last place (a neighbour is tested on every order only in
+// lanes where it fits the primary order m). When every lane has exactly one fitting value, it is
+// stored and true returned (the common case); otherwise false sends the group to exact_row_t.
+// tv[n·8 + u] = T_n of unit u.
+bool exact_group_bf16(const float* ct, const float* cp8, const float* inv8,
+                      const std::int32_t* prim8, const float* tv, int order, float* out8) noexcept {
+  const __m256i prim = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(prim8));
+  if (_mm256_movemask_ps(_mm256_castsi256_ps(prim)) != 0) return false;  // some m < 0
+  __m256 tp = _mm256_setzero_ps();
+  for (int n = 0; n <= order; ++n) {
+    const __m256 at_n = _mm256_castsi256_ps(_mm256_cmpeq_epi32(prim, _mm256_set1_epi32(n)));
+    tp = _mm256_blendv_ps(tp, _mm256_loadu_ps(tv + 8 * n), at_n);
+  }
+  const __m256 cp = _mm256_loadu_ps(cp8);
+  const __m256 w0 = round_bf16_v(_mm256_mul_ps(tp, _mm256_loadu_ps(inv8)));
+  // Ordinals of w0 (…, −1 ulp, ±0, +1 ulp, …), from which the neighbours are made.
+  const __m256i bits = _mm256_castps_si256(w0);
+  const __m256i magnitude =
+      _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(0x7fff));
+  const __m256i negative = _mm256_srai_epi32(bits, 31);
+  const __m256i o0 = _mm256_sub_epi32(_mm256_xor_si256(magnitude, negative), negative);
+  __m256i found = _mm256_setzero_si256();
+  __m256 best = _mm256_setzero_ps();
+  for (const int k : {0, -1, 1, -2, 2}) {
+    const __m256i o = _mm256_add_epi32(o0, _mm256_set1_epi32(k));
+    const __m256i s = _mm256_srai_epi32(o, 31);
+    const __m256i m = _mm256_sub_epi32(_mm256_xor_si256(o, s), s);
+    const __m256 w = _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_or_si256(m, _mm256_and_si256(s, _mm256_set1_epi32(0x8000))), 16));
+    __m256 pass = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(0x7f80), m));
+    pass = _mm256_and_ps(pass, _mm256_cmp_ps(round_bf16_v(_mm256_mul_ps(cp, w)), tp, _CMP_EQ_OQ));
+    for (int n = 0; n <= order && _mm256_movemask_ps(pass) != 0; ++n) {
+      const __m256 rn = round_bf16_v(_mm256_mul_ps(_mm256_loadu_ps(ct + 8 * n), w));
+      pass = _mm256_and_ps(pass, _mm256_cmp_ps(rn, _mm256_loadu_ps(tv + 8 * n), _CMP_EQ_OQ));
+    }
+    best = _mm256_blendv_ps(best, w, pass);
+    found = _mm256_sub_epi32(found, _mm256_castps_si256(pass));  // pass lanes are −1
+  }
+  const __m256i one = _mm256_cmpeq_epi32(found, _mm256_set1_epi32(1));
+  if (_mm256_movemask_ps(_mm256_castsi256_ps(one)) != 0xff) return false;
+  _mm256_storeu_ps(out8, best);
+  return true;
+}
+#endif
+
+// Scratch space of exact_row, one per thread.
+struct ExactScratch {
+  std::vector<float> packed;      // unit-major, e.lanes per unit (exact_row_t)
+  std::vector<float> transposed;  // one group: (N + 1)·8
+};
+
+// One W_down row of the selected units (see exact_row_t): whole groups of 8 through the vector
+// kernel (bf16), every other unit, and every group it declines, through exact_row_t.
+void exact_row(nn::LowPrecision t, const ExactUnits& e, Index hs, int order, const float* loc,
+               const float* fu, const float* ls, float* out, ExactCounts& counts,
+               ExactScratch& scratch) {
+  const auto pack = [&](Index j0, Index n) {
+    scratch.packed.resize(sz(n) * sz(e.lanes));
+    for (Index j = 0; j < n; ++j) {
+      float* dst = scratch.packed.data() + sz(j) * sz(e.lanes);
+      dst[0] = loc[j0 + j];
+      std::copy_n(fu + (j0 + j) * order, order, dst + 1);
+      std::fill(dst + order + 1, dst + e.lanes, 0.0f);
+    }
   };
-  if (primary < 0) {
-    out = nn::round_to(t, ls);
-    return fits(out) ? EntryFit::ambiguous : EntryFit::inconsistent;
+  const auto scalar = [&](Index j0, Index n) {
+    pack(j0, n);
+    if (t == nn::LowPrecision::bf16) {
+      exact_row_t<nn::LowPrecision::bf16>(e, j0, j0 + n, scratch.packed.data(), ls, out, counts);
+    } else {
+      exact_row_t<nn::LowPrecision::f16>(e, j0, j0 + n, scratch.packed.data(), ls, out, counts);
+    }
+  };
+  Index j0 = 0;
+#ifdef __AVX2__
+  if (t == nn::LowPrecision::bf16) {
+    const auto terms = sz(order + 1);
+    scratch.transposed.resize(terms * 8);
+    float* tv = scratch.transposed.data();
+    for (; j0 + 8 <= hs; j0 += 8) {
+      for (std::size_t u = 0; u < 8; ++u) {
+        tv[u] = loc[j0 + Index(u)];
+        const float* src = fu + (j0 + Index(u)) * order;
+        for (std::size_t n = 1; n < terms; ++n) tv[n * 8 + u] = src[n - 1];
+      }
+      const auto g = sz(j0 / 8);
+      if (exact_group_bf16(e.ct.data() + g * terms * 8, e.cp.data() + g * 8, e.inv.data() + g * 8,
+                           e.prim.data() + g * 8, tv, order, out + j0)) {
+        counts.exact += 8;
+      } else {
+        scalar(j0, 8);
+      }
+    }
   }
-  const double estimate = double(value(primary)) / double(c[primary]);
-  const std::int32_t o0 = lowp_ordinal(t, nn::round_to(t, static_cast<float>(estimate)));
-  int found = 0;
-  float best = 0.0f;
-  for (std::int32_t o = o0 - 2; o <= o0 + 2; ++o) {
-    if (o < -0x7f7f || o > 0x7f7f) continue;  // beyond the finite values of either type
-    const float w = lowp_from_ordinal(t, o);
-    if (!fits(w)) continue;
-    if (found == 0 || std::fabs(w - ls) < std::fabs(best - ls)) best = w;
-    ++found;
-  }
-  if (found == 0) {
-    out = nn::round_to(t, ls);
-    return EntryFit::inconsistent;
-  }
-  out = best;
-  return found == 1 ? EntryFit::exact : EntryFit::ambiguous;
+#endif
+  if (j0 < hs) scalar(j0, hs - j0);
 }
 
 void validate_view(const OfficialLayerView& v) {
@@ -555,46 +822,18 @@ OfficialRecovery recover_official_layer(const OfficialLayerView& v) {
   const Index hs = v.h_s;
   const Index hp = h - hs;
   const int order = static_cast<int>(v.n_order);
-  const auto k_stride = sz(order + 1);
 
   // Inputs touched only partially below are checked in full first.
   if (tensor_non_finite(v.local_point, hs)) throw_non_finite(kLocalPoint);
   if (v.gate_proj != nullptr && tensor_non_finite(v.gate_proj, h * d))
     throw_non_finite(kLeftoverGate);
 
-  // Hypothesis coefficients per selected unit.
-  std::vector<double> kp(sz(hs) * k_stride);
-  std::vector<double> km(sz(hs) * k_stride);
-  parallel_for(hs, [&](Index j) {
-    hypothesis_coefficients(v.act, double(v.local_point[j]), order, kp.data() + sz(j) * k_stride,
-                            km.data() + sz(j) * k_stride);
-  });
-
-  // Residual test on the probe rows, then on all rows for the units it leaves unclear.
-  const GramLayout lay(order);
-  std::vector<double> gram(sz(hs) * sz(lay.stride), 0.0);
-  std::vector<Index> all_units(sz(hs));
-  for (Index j = 0; j < hs; ++j) all_units[sz(j)] = j;
-  const Index probe = std::min(d, kProbeRows);
-  gram_accumulate(v, lay, all_units, 0, probe, gram);
-  std::vector<Decision> decision(sz(hs));
-  auto decide_units = [&](std::span<const Index> units) {
-    parallel_for(static_cast<Index>(units.size()), [&](Index u) {
-      const Index j = units[sz(u)];
-      decision[sz(j)] = decide(lay, gram.data() + j * lay.stride, kp.data() + sz(j) * k_stride,
-                               km.data() + sz(j) * k_stride);
-    });
-  };
-  decide_units(all_units);
-  if (probe < d) {
-    std::vector<Index> unclear;
-    for (Index j = 0; j < hs; ++j)
-      if (!(decision[sz(j)].ratio <= kClearRatio)) unclear.push_back(j);
-    if (!unclear.empty()) {
-      gram_accumulate(v, lay, unclear, probe, d, gram);
-      decide_units(unclear);
-    }
-  }
+  const SignTest test =
+      test_signs(v.act, v.local_point, d, hs, order,
+                 [&](std::span<const Index> units, Index r0, Index r1, std::vector<double>& gram) {
+                   gram_accumulate(v, GramLayout(order), units, r0, r1, gram);
+                 });
+  const std::vector<Decision>& decision = test.decision;
 
   OfficialRecovery rec;
   rec.signs.resize(sz(hs));
@@ -620,17 +859,9 @@ OfficialRecovery recover_official_layer(const OfficialLayerView& v) {
 
   // W_down coefficients cf_n = k_n(s_j)/‖k‖², padded to a multiple of 8 lanes.
   const int lanes = 8 * ((order + 7) / 8);
-  std::vector<float> cf(sz(hs) * sz(lanes) + 8, 0.0f);
-  std::vector<float> cf0(sz(hs) + 8, 0.0f);
-  for (Index j = 0; j < hs; ++j) {
-    const double* k = (rec.signs[sz(j)] > 0 ? kp.data() : km.data()) + sz(j) * k_stride;
-    double kk = 0.0;
-    for (int n = 0; n <= order; ++n) kk += k[n] * k[n];
-    const double inv = kk > 0.0 ? 1.0 / kk : 0.0;
-    cf0[sz(j)] = static_cast<float>(k[0] * inv);
-    for (int n = 1; n <= order; ++n)
-      cf[sz(j) * sz(lanes) + sz(n - 1)] = static_cast<float>(k[n] * inv);
-  }
+  std::vector<float> cf;
+  std::vector<float> cf0;
+  least_squares_coefficients(test, rec.signs, order, lanes, cf, cf0);
 
   // Exact inversion when the release is the official low-precision arithmetic (silu) and every
   // expansion point is a value of the type.
@@ -699,6 +930,9 @@ OfficialRecovery recover_official_layer(const OfficialLayerView& v) {
     reduction(+ : n_exact, n_ambiguous, n_inconsistent)
   {
     std::vector<float> tmp(sz(hs));
+    ExactScratch scratch;
+    std::vector<float> exact_out(rec.exact_inversion ? sz(hs) : 0);
+    ExactCounts counts;
 #pragma omp for schedule(static)
     for (Index i = 0; i < d; ++i) {
       float* row = rec.down.data.data() + i * h;
@@ -718,17 +952,8 @@ OfficialRecovery recover_official_layer(const OfficialLayerView& v) {
         down_row_scalar(fu, loc, cf.data(), cf0.data(), 0, hs, order, lanes, sel);
 #endif
         if (rec.exact_inversion) {
-          const auto stride = sz(order + 1);
-          for (Index j = 0; j < hs; ++j) {
-            float w = 0.0f;
-            const EntryFit fit =
-                exact_entry(*v.lowp, exact.c.data() + sz(j) * stride, exact.primary[sz(j)], order,
-                            loc[j], fu + j * order, sel[j], w);
-            n_exact += fit == EntryFit::exact ? 1 : 0;
-            n_ambiguous += fit == EntryFit::ambiguous ? 1 : 0;
-            n_inconsistent += fit == EntryFit::inconsistent ? 1 : 0;
-            sel[j] = w;
-          }
+          exact_row(*v.lowp, exact, hs, order, loc, fu, sel, exact_out.data(), counts, scratch);
+          std::copy_n(exact_out.data(), hs, sel);
         }
         bad_down |= any_non_finite(sel, hs);
         if (contiguous) {
@@ -748,6 +973,9 @@ OfficialRecovery recover_official_layer(const OfficialLayerView& v) {
       }
     }
     store_fence();
+    n_exact += counts.exact;
+    n_ambiguous += counts.ambiguous;
+    n_inconsistent += counts.inconsistent;
   }
   if (bad_down != 0) {
     // Name the culprit: a non-finite input, else an overflow of the recovered column.
@@ -994,6 +1222,333 @@ void expect_file_shape(const std::string& name, const std::vector<std::int64_t>&
                           ", expected " + nn::Tensor(want).shape_string());
 }
 
+// The checked shapes and dtypes of one layer of a file.
+struct FileLayer {
+  Index layer = 0;
+  std::string prefix;
+  Index d = 0, h = 0, hs = 0, hp = 0;
+  int order = 0;
+  bool leftover_gate = false;
+  nn::DType dtype = nn::DType::f32;      // of fuse_weight
+  std::optional<nn::LowPrecision> lowp;  // fuse, local_approx_output, local_point in bf16/f16
+  bool streamable = false;  // no leftover gate_proj, every buffer in `dtype`, F32/F16/BF16
+};
+
+FileLayer plan_layer(const nn::SafetensorsView& view, Index layer, const std::string& prefix) {
+  const auto info = [&](const char* suffix) -> const nn::TensorInfo& {
+    const std::string name = prefix + suffix;
+    if (!view.contains(name)) throw InvalidArgument("missing tensor '" + name + "'");
+    const nn::TensorInfo& ti = view.info(name);
+    if (ti.dtype != nn::DType::f32 && ti.dtype != nn::DType::bf16 && ti.dtype != nn::DType::f16 &&
+        ti.dtype != nn::DType::f64)
+      throw InvalidArgument("tensor '" + name + "' has dtype " + nn::to_string(ti.dtype) +
+                            ", expected a floating-point dtype");
+    return ti;
+  };
+  FileLayer L;
+  L.layer = layer;
+  L.prefix = prefix;
+  const auto& up_shape = info(kUp).shape;
+  const auto& fuse_shape = info(kFuse).shape;
+  if (up_shape.size() != 2)
+    throw InvalidArgument("tensor '" + prefix + kUp + "' has shape " +
+                          nn::Tensor(up_shape).shape_string() + ", expected [h_s, d]");
+  if (fuse_shape.size() != 3)
+    throw InvalidArgument("tensor '" + prefix + kFuse + "' has shape " +
+                          nn::Tensor(fuse_shape).shape_string() + ", expected [d, h_s, N]");
+  L.hs = up_shape[0];
+  L.d = up_shape[1];
+  if (fuse_shape[2] < 1 || fuse_shape[2] > nn::kMaxTaylorOrder)
+    throw InvalidArgument("tensor '" + prefix + kFuse + "' has order N = " +
+                          std::to_string(fuse_shape[2]) + ", must be in [1, 32]");
+  L.order = static_cast<int>(fuse_shape[2]);
+  expect_file_shape(prefix + kFuse, fuse_shape, {L.d, L.hs, L.order});
+  expect_file_shape(prefix + kGate, info(kGate).shape, {L.hs, L.d});
+  expect_file_shape(prefix + kLocalPoint, info(kLocalPoint).shape, {L.hs});
+  expect_file_shape(prefix + kLocalOutput, info(kLocalOutput).shape, {L.d, L.hs});
+  const auto& ffn_shape = info(kFfnGate).shape;
+  if (ffn_shape.size() != 2)
+    throw InvalidArgument("tensor '" + prefix + kFfnGate + "' has shape " +
+                          nn::Tensor(ffn_shape).shape_string() + ", expected [h - h_s, d]");
+  L.hp = ffn_shape[0];
+  L.h = L.hs + L.hp;
+  expect_file_shape(prefix + kFfnGate, ffn_shape, {L.hp, L.d});
+  expect_file_shape(prefix + kFfnUp, info(kFfnUp).shape, {L.hp, L.d});
+  expect_file_shape(prefix + kFfnDown, info(kFfnDown).shape, {L.d, L.hp});
+  L.leftover_gate = view.contains(prefix + kLeftoverGate);
+  if (L.leftover_gate)
+    expect_file_shape(prefix + kLeftoverGate, info(kLeftoverGate).shape, {L.h, L.d});
+  if (L.d < 1 || L.hs < 1)
+    throw InvalidArgument("tensor '" + prefix + kUp + "' is empty (d and h_s must be >= 1)");
+  // Buffers stored in bf16/f16 are taken as the official code's arithmetic in that type.
+  L.dtype = info(kFuse).dtype;
+  if ((L.dtype == nn::DType::bf16 || L.dtype == nn::DType::f16) &&
+      info(kLocalOutput).dtype == L.dtype && info(kLocalPoint).dtype == L.dtype)
+    L.lowp = L.dtype == nn::DType::bf16 ? nn::LowPrecision::bf16 : nn::LowPrecision::f16;
+  L.streamable = !L.leftover_gate && L.dtype != nn::DType::f64;
+  for (const char* suffix : {kUp, kGate, kLocalPoint, kLocalOutput, kFfnGate, kFfnUp, kFfnDown})
+    L.streamable = L.streamable && info(suffix).dtype == L.dtype;
+  return L;
+}
+
+// A file read with pread (nothing mapped, so resident memory stays at the buffers in use).
+class InputFile {
+ public:
+  explicit InputFile(const std::filesystem::path& path) : path_(path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw RuntimeError("cannot open '" + path.string() + "': " + std::strerror(errno));
+  }
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+  ~InputFile() { ::close(fd_); }
+  [[nodiscard]] std::uint64_t size() const {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0)
+      throw RuntimeError("cannot stat '" + path_.string() + "': " + std::strerror(errno));
+    return static_cast<std::uint64_t>(st.st_size);
+  }
+  void read(std::uint64_t offset, void* dst, std::size_t n) const {
+    auto* p = static_cast<unsigned char*>(dst);
+    while (n > 0) {
+      const ssize_t got = ::pread(fd_, p, n, static_cast<off_t>(offset));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0)
+        throw RuntimeError("cannot read '" + path_.string() + "': " +
+                           (got == 0 ? std::string("the file is shorter than its header says")
+                                     : std::string(std::strerror(errno))));
+      p += got;
+      n -= static_cast<std::size_t>(got);
+      offset += static_cast<std::uint64_t>(got);
+    }
+  }
+
+ private:
+  std::filesystem::path path_;
+  int fd_ = -1;
+};
+
+// 1 iff some of the n encoded values is NaN or infinite (all exponent bits set).
+bool raw_non_finite(nn::DType dtype, const unsigned char* raw, std::size_t n) {
+  std::uint32_t bad = 0;
+  if (dtype == nn::DType::f32) {
+    for (std::size_t k = 0; k < n; ++k) {
+      std::uint32_t b = 0;
+      std::memcpy(&b, raw + 4 * k, 4);
+      bad |= static_cast<std::uint32_t>((b & 0x7f800000u) == 0x7f800000u);
+    }
+  } else {
+    const std::uint16_t mask = dtype == nn::DType::bf16 ? 0x7f80u : 0x7c00u;
+    for (std::size_t k = 0; k < n; ++k) {
+      std::uint16_t b = 0;
+      std::memcpy(&b, raw + 2 * k, 2);
+      bad |= static_cast<std::uint32_t>((b & mask) == mask);
+    }
+  }
+  return bad != 0;
+}
+
+// Bytes per read of one tensor's rows.
+constexpr std::size_t kStreamChunkBytes = std::size_t{8} << 20;
+
+// One layer recovered from the file as a stream (FileLayer::streamable): the sign test reads the
+// probe rows (and all rows only for unclear units); gate and up are copied row by row (selected
+// rows sign-flipped); W_down is computed a block of rows at a time on all threads. Written to w
+// as gate [h, d], up [h, d], down [d, h] in `out`.
+void stream_layer(const InputFile& file, const nn::SafetensorsView& view, const FileLayer& L,
+                  nn::Activation act, nn::DType out, nn::SafetensorsWriter& w,
+                  OfficialFileLayerReport& report) {
+  const std::string& prefix = L.prefix;
+  const nn::DType in = L.dtype;
+  const std::size_t isz = nn::dtype_size(in);
+  const std::size_t osz = nn::dtype_size(out);
+  const Index d = L.d, h = L.h, hs = L.hs, hp = L.hp;
+  const int order = L.order;
+  const auto offset = [&](const char* suffix) {
+    return view.buffer_offset() + view.info(prefix + suffix).begin;
+  };
+  // Rows [r0, r0 + n) of a [rows, cols] tensor as floats (non-finite values refused).
+  std::vector<unsigned char> raw;
+  const auto read_rows = [&](const char* suffix, Index cols, Index r0, Index n, float* dst) {
+    const std::size_t count = sz(n) * sz(cols);
+    raw.resize(count * isz);
+    file.read(offset(suffix) + sz(r0) * sz(cols) * isz, raw.data(), raw.size());
+    nn::decode_floats(in, raw.data(), count, dst);
+    if (tensor_non_finite(dst, static_cast<Index>(count))) throw_non_finite(suffix);
+  };
+
+  std::vector<float> local_point(sz(hs));
+  read_rows(kLocalPoint, hs, 0, 1, local_point.data());
+
+  // Signs: rows streamed in blocks into a view of those rows.
+  const Index sign_rows =
+      std::max<Index>(1, static_cast<Index>(kStreamChunkBytes / (sz(hs) * sz(order) * isz)));
+  std::vector<float> loc_rows;
+  std::vector<float> fuse_rows;
+  const SignTest test =
+      test_signs(act, local_point.data(), d, hs, order,
+                 [&](std::span<const Index> units, Index r0, Index r1, std::vector<double>& gram) {
+                   for (Index b0 = r0; b0 < r1; b0 += sign_rows) {
+                     const Index n = std::min(sign_rows, r1 - b0);
+                     loc_rows.resize(sz(n) * sz(hs));
+                     fuse_rows.resize(sz(n) * sz(hs) * sz(order));
+                     read_rows(kLocalOutput, hs, b0, n, loc_rows.data());
+                     read_rows(kFuse, hs * order, b0, n, fuse_rows.data());
+                     OfficialLayerView rows;
+                     rows.d = n;
+                     rows.h = h;
+                     rows.h_s = hs;
+                     rows.n_order = order;
+                     rows.local_point = local_point.data();
+                     rows.local_approx = loc_rows.data();
+                     rows.fuse = fuse_rows.data();
+                     rows.act = act;
+                     gram_accumulate(rows, GramLayout(order), units, 0, n, gram);
+                   }
+                 });
+  std::vector<std::int8_t> signs(sz(hs));
+  for (Index j = 0; j < hs; ++j) {
+    const Decision& dj = test.decision[sz(j)];
+    signs[sz(j)] = dj.sign;
+    report.sign_flips += dj.sign < 0 ? 1 : 0;
+    if (std::isfinite(dj.ratio))
+      report.max_residual_ratio = std::max(report.max_residual_ratio, dj.ratio);
+    if (!(dj.ratio <= kAmbiguousRatio)) ++report.ambiguous_units;
+  }
+  const int lanes = 8 * ((order + 7) / 8);
+  std::vector<float> cf;
+  std::vector<float> cf0;
+  least_squares_coefficients(test, signs, order, lanes, cf, cf0);
+  ExactUnits exact;
+  if (L.lowp && act == nn::Activation::silu &&
+      std::all_of(local_point.begin(), local_point.end(),
+                  [&](float p) { return nn::round_to(*L.lowp, p) == p; })) {
+    OfficialLayerView units;
+    units.h_s = hs;
+    units.n_order = order;
+    units.local_point = local_point.data();
+    units.lowp = L.lowp;
+    exact = exact_coefficients(units, signs);
+    report.exact_inversion = true;
+  }
+
+  // gate and up: [h, d] each, the selected rows (gate sign-flipped) then the plaintext rows.
+  const Index copy_rows = std::max<Index>(1, static_cast<Index>(kStreamChunkBytes / (sz(d) * isz)));
+  std::vector<float> values;
+  std::vector<unsigned char> encoded;
+  const auto copy = [&](const char* suffix, Index rows, bool flip) {
+    for (Index r0 = 0; r0 < rows; r0 += copy_rows) {
+      const Index n = std::min(copy_rows, rows - r0);
+      const std::size_t count = sz(n) * sz(d);
+      raw.resize(count * isz);
+      file.read(offset(suffix) + sz(r0) * sz(d) * isz, raw.data(), raw.size());
+      if (raw_non_finite(in, raw.data(), count)) throw_non_finite(suffix);
+      if (out == in) {
+        if (flip) {  // flip the sign bit of every value of a row with s_j = −1 (exact)
+          for (Index r = 0; r < n; ++r) {
+            if (signs[sz(r0 + r)] > 0) continue;
+            unsigned char* row = raw.data() + sz(r) * sz(d) * isz;
+            for (Index i = 0; i < d; ++i) row[sz(i) * isz + isz - 1] ^= 0x80u;
+          }
+        }
+        w.write(raw.data(), raw.size());
+      } else {
+        values.resize(count);
+        nn::decode_floats(in, raw.data(), count, values.data());
+        if (flip)
+          for (Index r = 0; r < n; ++r)
+            if (signs[sz(r0 + r)] < 0)
+              for (Index i = 0; i < d; ++i) values[sz(r * d + i)] = -values[sz(r * d + i)];
+        encoded.resize(count * osz);
+        nn::encode_floats(out, values.data(), count, encoded.data());
+        w.write(encoded.data(), encoded.size());
+      }
+    }
+  };
+  copy(kGate, hs, true);
+  copy(kFfnGate, hp, false);
+  copy(kUp, hs, false);
+  copy(kFfnUp, hp, false);
+
+  // down: [d, h], blocks of rows; each row computed by one thread.
+  const Index down_rows = sign_rows;
+  std::vector<unsigned char> loc_raw;
+  std::vector<unsigned char> fuse_raw;
+  std::vector<unsigned char> ffn_raw;
+  std::vector<float> loc_f;
+  std::vector<float> fuse_f;
+  std::vector<float> ffn_f;
+  std::vector<unsigned char> block;
+#ifdef WRSEC_SIGN_HYPOTHESIS_AVX2
+  const bool avx2 = cpu_has_avx2();
+#endif
+  for (Index i0 = 0; i0 < d; i0 += down_rows) {
+    const Index n = std::min(down_rows, d - i0);
+    const auto read = [&](const char* suffix, Index cols, std::vector<unsigned char>& r,
+                          std::vector<float>& f, bool decode) {
+      const std::size_t count = sz(n) * sz(cols);
+      r.resize(count * isz);
+      file.read(offset(suffix) + sz(i0) * sz(cols) * isz, r.data(), r.size());
+      if (decode) {
+        f.resize(count + 8, 0.0f);  // 8 spare lanes for the vector loads of the last unit
+        nn::decode_floats(in, r.data(), count, f.data());
+        if (tensor_non_finite(f.data(), static_cast<Index>(count))) throw_non_finite(suffix);
+      } else if (raw_non_finite(in, r.data(), count)) {
+        throw_non_finite(suffix);
+      }
+    };
+    read(kLocalOutput, hs, loc_raw, loc_f, true);
+    read(kFuse, hs * order, fuse_raw, fuse_f, true);
+    read(kFfnDown, hp, ffn_raw, ffn_f, out != in);
+    block.resize(sz(n) * sz(h) * osz);
+    std::uint32_t bad = 0;
+    std::int64_t n_exact = 0, n_ambiguous = 0, n_inconsistent = 0;
+#pragma omp parallel reduction(| : bad) reduction(+ : n_exact, n_ambiguous, n_inconsistent)
+    {
+      std::vector<float> sel(sz(hs));
+      ExactScratch scratch;
+      std::vector<float> exact_out(report.exact_inversion ? sz(hs) : 0);
+      ExactCounts counts;
+#pragma omp for schedule(static)
+      for (Index r = 0; r < n; ++r) {
+        const float* fu = fuse_f.data() + r * hs * order;
+        const float* loc = loc_f.data() + r * hs;
+#ifdef WRSEC_SIGN_HYPOTHESIS_AVX2
+        if (avx2) {
+          down_row_avx2(fu, loc, cf.data(), cf0.data(), hs, hs, order, lanes, sel.data());
+        } else {
+          down_row_scalar(fu, loc, cf.data(), cf0.data(), 0, hs, order, lanes, sel.data());
+        }
+#else
+        down_row_scalar(fu, loc, cf.data(), cf0.data(), 0, hs, order, lanes, sel.data());
+#endif
+        if (report.exact_inversion) {
+          exact_row(*L.lowp, exact, hs, order, loc, fu, sel.data(), exact_out.data(), counts,
+                    scratch);
+          std::copy_n(exact_out.data(), hs, sel.data());
+        }
+        bad |= any_non_finite(sel.data(), hs);
+        unsigned char* dst = block.data() + sz(r) * sz(h) * osz;
+        nn::encode_floats(out, sel.data(), sz(hs), dst);
+        if (hp > 0) {
+          if (out == in) {
+            std::memcpy(dst + sz(hs) * osz, ffn_raw.data() + sz(r) * sz(hp) * isz, sz(hp) * isz);
+          } else {
+            nn::encode_floats(out, ffn_f.data() + r * hp, sz(hp), dst + sz(hs) * osz);
+          }
+        }
+      }
+      n_exact += counts.exact;
+      n_ambiguous += counts.ambiguous;
+      n_inconsistent += counts.inconsistent;
+    }
+    if (bad != 0) throw InvalidArgument("official layer: the recovered W_down overflows float32");
+    report.exact_entries += n_exact;
+    report.ambiguous_entries += n_ambiguous;
+    report.inconsistent_entries += n_inconsistent;
+    w.write(block.data(), block.size());
+  }
+}
+
 }  // namespace
 
 std::vector<OfficialFileLayerReport> recover_official_file(const std::filesystem::path& in,
@@ -1004,9 +1559,9 @@ std::vector<OfficialFileLayerReport> recover_official_file(const std::filesystem
     throw InvalidArgument("the recovered weights are written as F32, BF16 or F16, not " +
                           nn::to_string(*out_dtype));
   const nn::SafetensorsView view(in);
-  const MappedFile map(in);
+  const InputFile file(in);
   const std::string where = "'" + in.string() + "': ";
-  if (map.size() != view.file_size())
+  if (file.size() != view.file_size())
     throw RuntimeError(where + "the file changed while it was read");
 
   nn::Activation act = nn::Activation::silu;
@@ -1046,104 +1601,99 @@ std::vector<OfficialFileLayerReport> recover_official_file(const std::filesystem
   if (layers.empty())
     throw InvalidArgument(where + "missing tensor 'fuse_weight' (no official layer found)");
 
-  nn::TensorMap recovered;
-  std::vector<OfficialFileLayerReport> reports;
-  bool all_lowp = true;
-  std::optional<nn::DType> layer_dtype;
+  std::vector<FileLayer> plan;
   for (const auto& [layer, prefix] : layers) {
-    const auto start = std::chrono::steady_clock::now();
-    OfficialRecovery rec;
-    OfficialFileLayerReport report;
     try {
-      LayerTensors lt(view, map, prefix);
-      const auto& up_shape = lt.shape(kUp);
-      const auto& fuse_shape = lt.shape(kFuse);
-      if (up_shape.size() != 2)
-        throw InvalidArgument("tensor '" + prefix + kUp + "' has shape " +
-                              nn::Tensor(up_shape).shape_string() + ", expected [h_s, d]");
-      if (fuse_shape.size() != 3)
-        throw InvalidArgument("tensor '" + prefix + kFuse + "' has shape " +
-                              nn::Tensor(fuse_shape).shape_string() + ", expected [d, h_s, N]");
-      OfficialLayerView v;
-      v.h_s = up_shape[0];
-      v.d = up_shape[1];
-      v.n_order = fuse_shape[2];
-      if (v.n_order < 1 || v.n_order > nn::kMaxTaylorOrder)
-        throw InvalidArgument("tensor '" + prefix + kFuse + "' has order N = " +
-                              std::to_string(v.n_order) + ", must be in [1, 32]");
-      expect_file_shape(prefix + kFuse, fuse_shape, {v.d, v.h_s, v.n_order});
-      expect_file_shape(prefix + kGate, lt.shape(kGate), {v.h_s, v.d});
-      expect_file_shape(prefix + kLocalPoint, lt.shape(kLocalPoint), {v.h_s});
-      expect_file_shape(prefix + kLocalOutput, lt.shape(kLocalOutput), {v.d, v.h_s});
-      const auto& ffn_shape = lt.shape(kFfnGate);
-      if (ffn_shape.size() != 2)
-        throw InvalidArgument("tensor '" + prefix + kFfnGate + "' has shape " +
-                              nn::Tensor(ffn_shape).shape_string() + ", expected [h - h_s, d]");
-      const Index hp = ffn_shape[0];
-      v.h = v.h_s + hp;
-      expect_file_shape(prefix + kFfnGate, ffn_shape, {hp, v.d});
-      expect_file_shape(prefix + kFfnUp, lt.shape(kFfnUp), {hp, v.d});
-      expect_file_shape(prefix + kFfnDown, lt.shape(kFfnDown), {v.d, hp});
-      if (lt.contains(kLeftoverGate))
-        expect_file_shape(prefix + kLeftoverGate, lt.shape(kLeftoverGate), {v.h, v.d});
-      v.act = act;
-      v.up = lt.data(kUp);
-      v.gate = lt.data(kGate);
-      v.local_point = lt.data(kLocalPoint);
-      v.local_approx = lt.data(kLocalOutput);
-      v.fuse = lt.data(kFuse);
-      v.ffn_gate = lt.data(kFfnGate);
-      v.ffn_up = lt.data(kFfnUp);
-      v.ffn_down = lt.data(kFfnDown);
-      if (lt.contains(kLeftoverGate)) v.gate_proj = lt.data(kLeftoverGate);
-      // Buffers stored in bf16/f16 are taken as the official code's arithmetic in that type.
-      const nn::DType release_dtype = lt.dtype(kFuse);
-      if ((release_dtype == nn::DType::bf16 || release_dtype == nn::DType::f16) &&
-          lt.dtype(kLocalOutput) == release_dtype && lt.dtype(kLocalPoint) == release_dtype)
-        v.lowp = release_dtype == nn::DType::bf16 ? nn::LowPrecision::bf16 : nn::LowPrecision::f16;
-      if (v.lowp) {
-        report.dtype = release_dtype;
-      } else {
-        all_lowp = false;
-      }
-      if (layer_dtype && *layer_dtype != release_dtype) all_lowp = false;
-      layer_dtype = release_dtype;
-      rec = recover_official_layer(v);
-      report.d = v.d;
-      report.h = v.h;
-      report.h_s = v.h_s;
-      report.n_order = v.n_order;
+      plan.push_back(plan_layer(view, layer, prefix));
     } catch (const InvalidArgument& e) {
       throw InvalidArgument(where + "layer prefix '" + prefix + "': " + e.what());
     }
-    report.layer = layer;
-    report.prefix = prefix;
-    report.units = report.h;
-    for (const std::int8_t s : rec.signs) report.sign_flips += s < 0 ? 1 : 0;
-    report.order_known = rec.order_known;
-    report.ambiguous_units = rec.ambiguous_units;
-    report.max_residual_ratio = rec.max_residual_ratio;
-    report.exact_inversion = rec.exact_inversion;
-    report.exact_entries = rec.exact_entries;
-    report.ambiguous_entries = rec.ambiguous_entries;
-    report.inconsistent_entries = rec.inconsistent_entries;
-    const std::string base = "model.layers." + std::to_string(layer) + ".mlp.";
-    recovered.emplace(base + "gate_proj.weight", std::move(rec.gate));
-    recovered.emplace(base + "up_proj.weight", std::move(rec.up));
-    recovered.emplace(base + "down_proj.weight", std::move(rec.down));
+  }
+  // The release's type when every layer is in the same bf16/f16 arithmetic (the recovered
+  // weights are values of it, so nothing is lost), else F32.
+  nn::DType written = nn::DType::f32;
+  if (out_dtype) {
+    written = *out_dtype;
+  } else if (std::all_of(plan.begin(), plan.end(), [&](const FileLayer& L) {
+               return L.lowp.has_value() && L.dtype == plan.front().dtype;
+             })) {
+    written = plan.front().dtype;
+  }
+  std::vector<nn::TensorDecl> decls;
+  for (const FileLayer& L : plan) {
+    const std::string base = "model.layers." + std::to_string(L.layer) + ".mlp.";
+    decls.push_back({base + "gate_proj.weight", written, {L.h, L.d}});
+    decls.push_back({base + "up_proj.weight", written, {L.h, L.d}});
+    decls.push_back({base + "down_proj.weight", written, {L.d, L.h}});
+  }
+  nn::SafetensorsWriter writer(
+      out, decls,
+      {{"wrsec.recovered_by", "taylor_sign_hypothesis"}, {"wrsec.activation", nn::to_string(act)}});
+
+  std::optional<MappedFile> map;  // for the layers recovered in memory
+  std::vector<OfficialFileLayerReport> reports;
+  for (const FileLayer& L : plan) {
+    const auto start = std::chrono::steady_clock::now();
+    OfficialFileLayerReport report;
+    report.layer = L.layer;
+    report.prefix = L.prefix;
+    report.d = L.d;
+    report.h = L.h;
+    report.h_s = L.hs;
+    report.n_order = L.order;
+    report.units = L.h;
+    report.dtype = L.dtype;
+    report.written = written;
+    try {
+      if (L.streamable) {
+        stream_layer(file, view, L, act, written, writer, report);
+      } else {
+        if (!map) {
+          map.emplace(in);
+          if (map->size() != view.file_size())
+            throw RuntimeError(where + "the file changed while it was read");
+        }
+        LayerTensors lt(view, *map, L.prefix);
+        OfficialLayerView v;
+        v.d = L.d;
+        v.h = L.h;
+        v.h_s = L.hs;
+        v.n_order = L.order;
+        v.act = act;
+        v.up = lt.data(kUp);
+        v.gate = lt.data(kGate);
+        v.local_point = lt.data(kLocalPoint);
+        v.local_approx = lt.data(kLocalOutput);
+        v.fuse = lt.data(kFuse);
+        v.ffn_gate = lt.data(kFfnGate);
+        v.ffn_up = lt.data(kFfnUp);
+        v.ffn_down = lt.data(kFfnDown);
+        if (L.leftover_gate) v.gate_proj = lt.data(kLeftoverGate);
+        v.lowp = L.lowp;
+        OfficialRecovery rec = recover_official_layer(v);
+        for (const std::int8_t s : rec.signs) report.sign_flips += s < 0 ? 1 : 0;
+        report.order_known = rec.order_known;
+        report.ambiguous_units = rec.ambiguous_units;
+        report.max_residual_ratio = rec.max_residual_ratio;
+        report.exact_inversion = rec.exact_inversion;
+        report.exact_entries = rec.exact_entries;
+        report.ambiguous_entries = rec.ambiguous_entries;
+        report.inconsistent_entries = rec.inconsistent_entries;
+        std::vector<unsigned char> bytes;
+        for (const nn::Tensor* t : {&rec.gate, &rec.up, &rec.down}) {
+          bytes.resize(t->data.size() * nn::dtype_size(written));
+          nn::encode_floats(written, t->data.data(), t->data.size(), bytes.data());
+          writer.write(bytes.data(), bytes.size());
+        }
+      }
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument(where + "layer prefix '" + L.prefix + "': " + e.what());
+    }
     report.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     reports.push_back(std::move(report));
   }
-  // The release's type when every layer was recovered from the same bf16/f16 arithmetic (the
-  // recovered weights are values of it, so nothing is lost), else F32.
-  const nn::DType written =
-      out_dtype ? *out_dtype : (all_lowp && layer_dtype ? *layer_dtype : nn::DType::f32);
-  nn::write_safetensors(
-      out, recovered,
-      {{"wrsec.recovered_by", "taylor_sign_hypothesis"}, {"wrsec.activation", nn::to_string(act)}},
-      written);
-  for (auto& r : reports) r.written = written;
+  writer.commit();
   return reports;
 }
 

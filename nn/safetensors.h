@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -58,6 +59,37 @@ inline constexpr std::uint64_t kSafetensorsMaxHeaderSize = 100'000'000;
 void write_safetensors(const std::filesystem::path& path, const TensorMap& tensors,
                        const std::map<std::string, std::string>& metadata = {},
                        DType dtype = DType::f32);
+
+// A safetensors file written as a stream: the tensors (name, dtype, shape) are declared up front,
+// then their encoded bytes are written in declaration order. Atomic as write_safetensors (through
+// AtomicFile); commit() checks that exactly the declared bytes were written.
+struct TensorDecl {
+  std::string name;
+  DType dtype = DType::f32;
+  std::vector<std::int64_t> shape;
+};
+class SafetensorsWriter {
+ public:
+  // @throws InvalidArgument as write_safetensors for a bad name, shape or metadata.
+  SafetensorsWriter(const std::filesystem::path& path, const std::vector<TensorDecl>& tensors,
+                    const std::map<std::string, std::string>& metadata = {});
+  ~SafetensorsWriter();
+  SafetensorsWriter(const SafetensorsWriter&) = delete;
+  SafetensorsWriter& operator=(const SafetensorsWriter&) = delete;
+  // Raw little-endian bytes of the tensors, in order. LogicError past the declared total.
+  void write(const void* bytes, std::size_t n);
+  // LogicError unless every declared byte was written; RuntimeError for I/O failures.
+  void commit();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// n values of a floating-point dtype (F32, F64, F16, BF16) from / to little-endian bytes;
+// encoding rounds to nearest even. LogicError for an integer dtype.
+void decode_floats(DType dtype, const unsigned char* src, std::size_t n, float* dst);
+void encode_floats(DType dtype, const float* src, std::size_t n, unsigned char* dst);
 
 // Reads and validates the whole file; all values converted to float32.
 SafetensorsFile read_safetensors(const std::filesystem::path& path);
