@@ -1280,10 +1280,11 @@ FileLayer plan_layer(const nn::SafetensorsView& view, Index layer, const std::st
     expect_file_shape(prefix + kLeftoverGate, info(kLeftoverGate).shape, {L.h, L.d});
   if (L.d < 1 || L.hs < 1)
     throw InvalidArgument("tensor '" + prefix + kUp + "' is empty (d and h_s must be >= 1)");
-  // Buffers stored in bf16/f16 are taken as the official code's arithmetic in that type.
+  // Coefficient buffers stored in bf16/f16 are taken as the official code's arithmetic in that
+  // type (the exact inversion then also checks that every local_point is a value of it).
   L.dtype = info(kFuse).dtype;
   if ((L.dtype == nn::DType::bf16 || L.dtype == nn::DType::f16) &&
-      info(kLocalOutput).dtype == L.dtype && info(kLocalPoint).dtype == L.dtype)
+      info(kLocalOutput).dtype == L.dtype)
     L.lowp = L.dtype == nn::DType::bf16 ? nn::LowPrecision::bf16 : nn::LowPrecision::f16;
   L.streamable = !L.leftover_gate && L.dtype != nn::DType::f64;
   for (const char* suffix : {kUp, kGate, kLocalPoint, kLocalOutput, kFfnGate, kFfnUp, kFfnDown})

@@ -122,7 +122,8 @@ struct OfficialFileLayerReport {
   bool order_known = false;
   std::int64_t ambiguous_units = 0;
   double max_residual_ratio = 0.0;
-  // The release's dtype (bf16/f16 buffers are taken as the official arithmetic in that type)
+  // The release's dtype (fuse_weight and local_approx_output in bf16/f16 are taken as the
+  // official arithmetic in that type)
   // and the exact inversion's counts (OfficialRecovery).
   nn::DType dtype = nn::DType::f32;
   bool exact_inversion = false;

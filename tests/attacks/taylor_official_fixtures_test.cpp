@@ -222,5 +222,83 @@ TEST(TaylorOfficialFixtures, FileRoundTripWritesTheOriginalBf16Weights) {
   }
 }
 
+// The file route without the leftover gate (the release alone): streamed from the file, written
+// as bf16 by default and as F32 on request; several layers in one file; a layer whose buffers mix
+// dtypes (an F32 local_point) is recovered in memory instead, with the same result.
+TEST(TaylorOfficialFixtures, StreamedFileRecoveryIsBitExact) {
+  const auto all = fixtures("bf16");
+  ASSERT_GE(all.size(), 2U);
+  const fs::path dir =
+      fs::temp_directory_path() / ("wrsec_official_stream_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  // Layers 0 and 3 from two fixtures; layer 3's local_point is stored as F32 in the mixed file.
+  const std::vector<std::pair<int, const Fixture*>> layers = {{0, &all[0]}, {3, &all[1]}};
+  for (const bool mixed : {false, true}) {
+    SCOPED_TRACE(mixed ? "mixed dtypes" : "bf16");
+    const fs::path in = dir / "release.safetensors";
+    {
+      nn::TensorMap bf16;
+      nn::TensorMap f32;
+      for (const auto& [layer, f] : layers)
+        for (const char* name : kBuffers) {
+          const std::string full = "model.layers." + std::to_string(layer) + ".mlp." + name;
+          const bool as_f32 = mixed && layer == 3 && std::string(name) == "local_point";
+          (as_f32 ? f32 : bf16).emplace(full, f->at(name));
+        }
+      nn::TensorMap merged = bf16;
+      for (auto& [k, v] : f32) merged.emplace(k, v);
+      std::vector<nn::TensorDecl> decls;
+      for (const auto& [k, v] : merged)
+        decls.push_back({k, f32.count(k) != 0 ? nn::DType::f32 : nn::DType::bf16, v.shape});
+      nn::SafetensorsWriter w(in, decls);
+      for (const auto& decl : decls) {
+        const nn::Tensor& t = merged.at(decl.name);
+        std::vector<unsigned char> bytes(t.data.size() * nn::dtype_size(decl.dtype));
+        nn::encode_floats(decl.dtype, t.data.data(), t.data.size(), bytes.data());
+        w.write(bytes.data(), bytes.size());
+      }
+      w.commit();
+    }
+    for (const std::optional<nn::DType> want :
+         {std::optional<nn::DType>(), std::optional<nn::DType>(nn::DType::f32)}) {
+      const fs::path out = dir / "recovered.safetensors";
+      const auto reports = recover_official_file(in, out, want);
+      ASSERT_EQ(reports.size(), 2U);
+      const nn::SafetensorsView view(out);
+      const nn::SafetensorsFile got = nn::read_safetensors(out);
+      for (std::size_t k = 0; k < layers.size(); ++k) {
+        const auto& [layer, f] = layers[k];
+        SCOPED_TRACE(f->name);
+        EXPECT_TRUE(reports[k].exact_inversion);
+        EXPECT_EQ(reports[k].inconsistent_entries, 0);
+        EXPECT_EQ(reports[k].written, want.value_or(nn::DType::bf16));
+        std::vector<Index> order = f->indices("secret.selected");
+        for (const Index u : f->indices("secret.unselected")) order.push_back(u);
+        const std::string base = "model.layers." + std::to_string(layer) + ".mlp.";
+        EXPECT_EQ(view.info(base + "down_proj.weight").dtype, reports[k].written);
+        const nn::Tensor& gate = f->at("gate_proj.weight");
+        const Index h = gate.shape[0];
+        const Index d = gate.shape[1];
+        Index bad = 0;
+        for (Index r = 0; r < h; ++r) {
+          const auto u = static_cast<std::size_t>(order[static_cast<std::size_t>(r)]);
+          for (Index i = 0; i < d; ++i) {
+            const auto ri = static_cast<std::size_t>(r * d + i);
+            const auto ui = u * static_cast<std::size_t>(d) + static_cast<std::size_t>(i);
+            bad += got.tensors.at(base + "gate_proj.weight").data[ri] != gate.data[ui];
+            bad += got.tensors.at(base + "up_proj.weight").data[ri] !=
+                   f->at("up_proj.weight").data[ui];
+            bad += got.tensors.at(base + "down_proj.weight")
+                       .data[static_cast<std::size_t>(i * h + r)] !=
+                   f->at("down_proj.weight").data[static_cast<std::size_t>(i * h) + u];
+          }
+        }
+        EXPECT_EQ(bad, 0);
+      }
+    }
+  }
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace wrsec::attacks

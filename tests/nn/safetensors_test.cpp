@@ -789,3 +789,62 @@ TEST_F(SafetensorsTest, MutatedFilesEitherLoadOrThrowInvalidArgument) {
 
 }  // namespace
 }  // namespace wrsec::nn
+
+namespace wrsec::nn {
+namespace {
+
+class SafetensorsWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "wrsec-stwriter-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path dir_;
+};
+
+// Declared tensors streamed in order read back as written; the bytes must match the declaration
+// exactly, and an uncommitted writer leaves nothing behind.
+TEST_F(SafetensorsWriterTest, StreamsDeclaredTensorsAndChecksTheByteCount) {
+  const auto path = dir_ / "s.safetensors";
+  const std::vector<float> a = {1.0f, -2.5f, 3.25f, 0.0f, 7.0f, -0.5f};
+  const std::vector<float> b = {0.1f, 65504.0f};
+  {
+    SafetensorsWriter w(path, {{"a", DType::bf16, {2, 3}}, {"b", DType::f32, {2}}}, {{"k", "v"}});
+    std::vector<unsigned char> bytes(a.size() * 2);
+    encode_floats(DType::bf16, a.data(), a.size(), bytes.data());
+    w.write(bytes.data(), 4);  // in pieces
+    w.write(bytes.data() + 4, bytes.size() - 4);
+    std::vector<unsigned char> fb(b.size() * 4);
+    encode_floats(DType::f32, b.data(), b.size(), fb.data());
+    w.write(fb.data(), fb.size());
+    EXPECT_THROW(w.write(fb.data(), 1), LogicError);
+    w.commit();
+  }
+  const SafetensorsFile f = read_safetensors(path);
+  EXPECT_EQ(f.metadata.at("k"), "v");
+  EXPECT_EQ(f.tensors.at("a").shape, (std::vector<std::int64_t>{2, 3}));
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(f.tensors.at("a").data[i], a[i]);
+  EXPECT_EQ(f.tensors.at("b").data[0], 0.1f);
+  EXPECT_EQ(SafetensorsView(path).info("a").dtype, DType::bf16);
+  {
+    SafetensorsWriter w(dir_ / "short.safetensors", {{"a", DType::f32, {4}}});
+    const float x = 1.0f;
+    w.write(&x, sizeof x);
+    EXPECT_THROW(w.commit(), LogicError);  // 4 of 16 bytes
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "short.safetensors"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_),
+                          std::filesystem::directory_iterator()),
+            1);  // no temporary left
+  EXPECT_THROW(
+      SafetensorsWriter(dir_ / "dup.safetensors", {{"a", DType::f32, {1}}, {"a", DType::f32, {1}}}),
+      InvalidArgument);
+  EXPECT_THROW(SafetensorsWriter(dir_ / "neg.safetensors", {{"a", DType::f32, {-1}}}),
+               InvalidArgument);
+  EXPECT_THROW(decode_floats(DType::i8, nullptr, 0, nullptr), LogicError);
+}
+
+}  // namespace
+}  // namespace wrsec::nn
