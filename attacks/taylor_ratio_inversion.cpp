@@ -1,8 +1,10 @@
 #include "attacks/taylor_ratio_inversion.h"
 
+#include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -380,6 +382,63 @@ void check_finite(const nn::Tensor& t, const std::string& name) {
                           "' contains a non-finite value");
 }
 
+// N = 1. Θ_0,j − r_j·Θ_1,j = c/h for every unit with Θ_1,j ≠ 0, r_j = c_0(a_j)/c_1(a_j): with
+// u_j = Θ_1,j/‖Θ_1,j‖ and P_j = I − u_j u_jᵀ, c/h solves (Σ_j P_j)·e = Σ_j P_j·Θ_0,j (least
+// squares over the units). Returns nothing when that o×o system is singular (o = 1, or every
+// Θ_1 column parallel), where c/h is not identified.
+std::optional<std::vector<double>> order_one_constant(const std::vector<Unit>& units, Index o) {
+  Eigen::MatrixXd m = Eigen::MatrixXd::Zero(o, o);
+  Eigen::VectorXd rhs = Eigen::VectorXd::Zero(o);
+  Index used = 0;
+  for (const Unit& u : units) {
+    if (!(u.trace > 0.0)) continue;
+    const Eigen::Map<const Eigen::VectorXd> t0(u.column(0), o);
+    const Eigen::VectorXd dir = Eigen::Map<const Eigen::VectorXd>(u.column(1), o).normalized();
+    m += Eigen::MatrixXd::Identity(o, o) - dir * dir.transpose();
+    rhs += t0 - dir * dir.dot(t0);
+    ++used;
+  }
+  if (used < 2) return std::nullopt;
+  const Eigen::JacobiSVD<Eigen::MatrixXd> svd(m, Eigen::ComputeFullU | Eigen::ComputeFullV);
+  const Eigen::VectorXd sv = svd.singularValues();
+  if (!(sv(o - 1) > 1e-9 * sv(0))) return std::nullopt;
+  const Eigen::VectorXd e = svd.solve(rhs);
+  return std::vector<double>(e.data(), e.data() + o);
+}
+
+// The roots in [−30, 30] of c_0(a) − r·c_1(a) (a grid sign change refined by bisection), i.e. the
+// expansion points whose ratio σ(a)/σ′(a) is r: at most two for silu and gelu (one each side of
+// the minimum of σ, where σ′ = 0).
+std::vector<double> order_one_roots(nn::Activation act, const std::vector<double>& table,
+                                    double r) {
+  const auto f = [&](Index g) { return table[sz(g) * 2] - r * table[sz(g) * 2 + 1]; };
+  std::vector<double> roots;
+  double prev = f(0);
+  for (Index g = 1; g < kGridPoints; ++g) {
+    const double cur = f(g);
+    if (prev == 0.0) roots.push_back(kGridMin + double(g - 1) * kGridStep);
+    if ((prev < 0.0 && cur > 0.0) || (prev > 0.0 && cur < 0.0)) {
+      double lo = kGridMin + double(g - 1) * kGridStep;
+      double hi = lo + kGridStep;
+      double flo = prev;
+      for (int it = 0; it < 80 && hi - lo > 1e-15 * std::max(1.0, std::abs(lo)); ++it) {
+        const double mid = 0.5 * (lo + hi);
+        const std::vector<double> c = nn::taylor_coefficients(act, mid, 1);
+        const double fm = c[0] - r * c[1];
+        if ((fm < 0.0) == (flo < 0.0)) {
+          lo = mid;
+          flo = fm;
+        } else {
+          hi = mid;
+        }
+      }
+      roots.push_back(0.5 * (lo + hi));
+    }
+    prev = cur;
+  }
+  return roots;
+}
+
 }  // namespace
 
 PaperBlockRecovery recover_paper_block(const nn::Tensor& theta, const nn::Tensor& z0,
@@ -409,11 +468,32 @@ PaperBlockRecovery recover_paper_block(const nn::Tensor& theta, const nn::Tensor
 
   // Per unit: the chosen a_j, the constant-share vectors of its fitting candidates.
   std::vector<UnitResult> results(sz(h));
+  Index order_one_ambiguous = 0;
   if (n_order == 1) {
-    for (Index j = 0; j < h; ++j) {
-      results[sz(j)].identified = units[sz(j)].trace > 0.0;
-      results[sz(j)].fits.push_back({double(z0.data[sz(j)]), 0.0});
-    }
+    // c/h from the column relation, then r_j and the roots of σ(a)/σ′(a) = r_j; of two roots,
+    // the one nearer the expansion point (the smaller |b|) is taken: the release cannot tell
+    // them apart. Without c/h (o = 1, parallel columns): a = z0 (b = 0).
+    const std::optional<std::vector<double>> e = order_one_constant(units, o);
+    const std::vector<double> table = e ? coefficient_table(act, 1) : std::vector<double>{};
+    std::vector<char> two(sz(h), 0);
+    parallel_for(h, kUnits, [&](Index j) {
+      const Unit& u = units[sz(j)];
+      const double z = z0.data[sz(j)];
+      UnitResult& r = results[sz(j)];
+      r.identified = u.trace > 0.0;
+      double a = z;
+      if (e && r.identified) {
+        double num = 0.0;
+        for (Index i = 0; i < o; ++i) num += (u.column(0)[i] - (*e)[sz(i)]) * u.column(1)[i];
+        const std::vector<double> roots = order_one_roots(act, table, num / u.g(1, 1));
+        for (const double root : roots)
+          if (root == roots.front() || std::abs(root - z) < std::abs(a - z)) a = root;
+        if (roots.empty()) a = z;
+        two[sz(j)] = roots.size() > 1 ? 1 : 0;
+      }
+      r.fits.push_back({a, 0.0});
+    });
+    for (const char t : two) order_one_ambiguous += t;
   } else {
     const std::vector<double> table = coefficient_table(act, n_order);
     parallel_for(h, kUnits,
@@ -517,6 +597,7 @@ PaperBlockRecovery recover_paper_block(const nn::Tensor& theta, const nn::Tensor
     for (Index i = 0; i < o; ++i) c_sum[sz(i)] += share[sz(i)];
   }
   for (Index i = 0; i < o; ++i) rec.out_bias.data[sz(i)] = static_cast<float>(c_sum[sz(i)]);
+  if (n_order == 1) rec.ambiguous_units = order_one_ambiguous;
   return rec;
 }
 

@@ -36,11 +36,13 @@
 //  - σ^{(n)}(a_j) ≈ 0 makes the pairs touching order n unusable; the others still give a_j, and
 //    ρ uses every order.
 //  - a_j outside [−30, 30] is found only through the grid minimiser of ρ (clamped to the grid).
-//  - N = 1: only Θ_0 and Θ_1 exist and Θ_0 contains c, so the block is the affine map
-//    z ↦ Σ_j Θ_{0,:,j} + Θ_{1,:,j}(z_j − z0_j) and (b, W, c) are not identified. The best
-//    available output is returned: a_j = z0_j (b = 0), W_{:,j} = Θ_{1,:,j}/σ′(z0_j) (0 when
-//    σ′(z0_j) = 0), c = Σ_j Θ_{0,:,j} − Σ_j W_{:,j}·σ(z0_j). V is exact, W·σ′(a) products are
-//    the released ones, b is a guess; the game scores it.
+//  - N = 1 (no order pair): Θ_0,j = r_j·Θ_1,j + c/h with r_j = σ(a_j)/σ′(a_j), so c/h is the
+//    least-squares solution of (Σ_j P_j)·e = Σ_j P_j·Θ_0,j (P_j the projection orthogonal to
+//    Θ_1,j), r_j = ⟨Θ_0,j − e, Θ_1,j⟩/‖Θ_1,j‖², and a_j is a root in [−30, 30] of
+//    σ(a) − r_j·σ′(a). silu and gelu have at most two roots (one each side of the minimum of σ)
+//    that give the same Θ; the one nearer z0_j (smaller |b_j|) is taken and the unit counted in
+//    `ambiguous_units`. Then W_{:,j} = Θ_1,j/σ′(a_j), c as in step 4. When the o×o system is
+//    singular (o = 1, or all Θ_1 columns parallel) c/h is not identified: a_j = z0_j (b = 0).
 #include <cstdint>
 #include <vector>
 
@@ -56,7 +58,8 @@ struct PaperBlockRecovery {
   nn::Tensor out_bias;                  // c [o]
   std::vector<double> a;                // a_j = z0_j + b_j [h]
   std::int64_t unidentified_units = 0;  // Θ_{1..N} columns all zero
-  std::int64_t ambiguous_units = 0;     // several roots fitted Θ_{1..N}; Θ_0 decided
+  std::int64_t ambiguous_units = 0;     // several roots fitted Θ_{1..N}; Θ_0 decided (N = 1:
+                                        // two roots, the nearer one to z0 taken)
   double max_residual = 0.0;            // max_j ρ_j (relative residual of Θ_{1..N})
 };
 

@@ -50,16 +50,31 @@ TEST(TaylorGames, RatioInversionWinsForEveryOrderAboveOne) {
     }
 }
 
-TEST(TaylorGames, PaperFormOrderOneIsNotInvertible) {
-  const auto r =
-      play("param_extraction", "taylor_ratio_inversion", {{"model", "random:mlp:24,12,4:silu"}},
+// N = 1: the order-one extractor (attacks/taylor_ratio_inversion.h) wins when, for every unit,
+// the true expansion point is the root nearer z0. Measured on these random models: 40 of 40 for
+// silu and gelu; a trial is lost only through that per-unit prior, so the test asks for 36 of 40
+// (a win rate below 0.9 would already contradict the measurement). With one output the constant
+// c/h is not identified and b = 0 is returned: no trial is won.
+TEST(TaylorGames, PaperFormOrderOneIsRecoveredWithTwoOrMoreOutputs) {
+  for (const char* act : {"silu", "gelu"}) {
+    const auto r = play("param_extraction", "taylor_ratio_inversion",
+                        {{"model", std::string("random:mlp:24,12,4:") + act}},
+                        {{"format", "paper"},
+                         {"order", "1"},
+                         {"calibration", "gaussian:1"},
+                         {"calibration_samples", "64"}},
+                        40);
+    EXPECT_GE(r.counts.wins, 36U) << act;
+  }
+  const auto one =
+      play("param_extraction", "taylor_ratio_inversion", {{"model", "random:mlp:24,12,1:silu"}},
            {{"format", "paper"},
             {"order", "1"},
             {"calibration", "gaussian:1"},
             {"calibration_samples", "64"}},
            40);
-  EXPECT_EQ(r.counts.wins, 0U);
-  EXPECT_LT(metric(r, "fraction_hidden", false), 0.9);
+  EXPECT_EQ(one.counts.wins, 0U);
+  EXPECT_LT(metric(one, "fraction_hidden", false), 0.9);
 }
 
 TEST(TaylorGames, SignHypothesisWinsAndMisuseCostsOneTimesPlain) {
