@@ -133,16 +133,20 @@ struct OfficialFileLayerReport {
 };
 
 // Reads a safetensors file holding one or more official layers (prefix "" = layer 0, or
-// "model.layers.{i}.mlp."; F32 tensors are used in place through a memory map, F16/BF16/F64 are
-// converted to float one layer at a time), recovers each layer and writes
+// "model.layers.{i}.mlp."), recovers each layer and writes
 // "model.layers.{i}.mlp.{gate,up,down}_proj.weight" to `out` atomically, as `out_dtype` (F32,
-// BF16 or F16), by default BF16/F16 when every layer's buffers are in that type (the exact
-// inversion then returns values of it) and F32 otherwise. The activation is silu unless the
-// metadata key "wrsec.activation" names another. Layers are recovered one at a time; the
-// recovered tensors of all layers are held until the file is written.
+// BF16 or F16), by default BF16/F16 when every layer's fuse_weight and local_approx_output are in
+// that type (the exact inversion then returns values of it) and F32 otherwise. The activation is
+// silu unless the metadata key "wrsec.activation" names another. A layer whose buffers share one
+// dtype (F32, F16 or BF16) and that has no leftover gate_proj.weight is streamed: read with
+// pread in blocks of about 8 MB, gate/up rows copied (sign-flipped) block by block, W_down
+// computed a block of rows at a time on all threads and written at once, so resident memory is a
+// few blocks whatever the layer size. Other layers (a leftover gate_proj.weight, mixed dtypes,
+// F64) are read whole through a memory map, one at a time. Both routes give the same weights
+// (the sign test's Gram sums may differ in their last bits, as rows are added in other blocks).
 // @throws InvalidArgument for a malformed file, a missing buffer, inconsistent shapes, N > 32,
 //         non-finite values (naming the tensor) or another out_dtype; RuntimeError for I/O
-//         failures.
+//         failures. Nothing is left at `out` on failure (AtomicFile).
 std::vector<OfficialFileLayerReport> recover_official_file(
     const std::filesystem::path& in, const std::filesystem::path& out,
     std::optional<nn::DType> out_dtype = std::nullopt);

@@ -500,19 +500,8 @@ void SafetensorsWriter::commit() {
 
 void write_safetensors(const std::filesystem::path& path, const TensorMap& tensors,
                        const std::map<std::string, std::string>& metadata, DType dtype) {
-  if (path.filename().empty())
-    throw InvalidArgument("write_safetensors: '" + path.string() + "' names no file");
-  const std::size_t elem = dtype_size(dtype);
-
-  nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  if (!metadata.empty()) {
-    auto& meta = header[kMetadataKey] = nlohmann::ordered_json::object();
-    for (const auto& [key, value] : metadata) meta[key] = value;
-  }
-  std::uint64_t offset = 0;
+  std::vector<TensorDecl> decls;
   for (const auto& [name, tensor] : tensors) {
-    if (name == kMetadataKey)
-      throw InvalidArgument("write_safetensors: a tensor may not be named \"__metadata__\"");
     std::int64_t numel = 0;
     try {
       numel = checked_numel(tensor.shape);
@@ -523,27 +512,12 @@ void write_safetensors(const std::filesystem::path& path, const TensorMap& tenso
       throw InvalidArgument("write_safetensors: tensor '" + name + "' has shape " +
                             tensor.shape_string() + " but " + std::to_string(tensor.data.size()) +
                             " values");
-    const std::uint64_t bytes = static_cast<std::uint64_t>(numel) * elem;
-    header[name] = {{"dtype", to_string(dtype)},
-                    {"shape", tensor.shape},
-                    {"data_offsets", {offset, offset + bytes}}};
-    offset += bytes;
+    decls.push_back({name, dtype, tensor.shape});
   }
-  std::string text;
-  try {
-    text = header.dump();
-  } catch (const nlohmann::json::exception& e) {
-    throw InvalidArgument(std::string("write_safetensors: tensor name or metadata is not valid "
-                                      "UTF-8: ") +
-                          e.what());
-  }
-  text.append((8 - text.size() % 8) % 8, ' ');
-
-  AtomicFile file(path);
-  unsigned char size_bytes[8];
-  store_le(size_bytes, static_cast<std::uint64_t>(text.size()));
-  file.write(size_bytes, sizeof size_bytes);
-  file.write(text.data(), text.size());
+  // A value that cannot be encoded throws mid-way; the writer's AtomicFile then removes the
+  // temporary, so nothing is left at `path`.
+  const std::size_t elem = dtype_size(dtype);
+  SafetensorsWriter file(path, decls, metadata);
   constexpr std::size_t kChunk = std::size_t{1} << 20;  // elements per encoded block
   std::vector<unsigned char> block;
   for (const auto& [name, tensor] : tensors) {
