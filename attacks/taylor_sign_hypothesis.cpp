@@ -504,7 +504,8 @@ inline float round_lowp(nn::LowPrecision t, float x) noexcept {
     return std::bit_cast<float>(b & 0xffff0000u);
   }
 #ifdef __F16C__
-  return _cvtsh_ss(_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  return _mm_cvtss_f32(
+      _mm_cvtph_ps(_mm_cvtps_ph(_mm_set_ss(x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
 #else
   return nn::round_to(t, x);
 #endif
@@ -582,7 +583,8 @@ inline std::int32_t ordinal_of(float v) noexcept {
     b = std::bit_cast<std::uint32_t>(v) >> 16;
   } else {
 #ifdef __F16C__
-    b = _cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    b = static_cast<std::uint16_t>(_mm_extract_epi16(
+        _mm_cvtps_ph(_mm_set_ss(v), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), 0));
 #else
     b = nn::float_to_half(v);
 #endif
@@ -598,7 +600,7 @@ inline float value_of(std::int32_t o) noexcept {
     return std::bit_cast<float>(b << 16);
   } else {
 #ifdef __F16C__
-    return _cvtsh_ss(static_cast<unsigned short>(b));
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(b))));
 #else
     return nn::half_to_float(static_cast<std::uint16_t>(b));
 #endif
