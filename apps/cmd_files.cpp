@@ -66,12 +66,11 @@ int cmd_attack(const Args& args, const Context& /*context*/) {
       "Input: a safetensors file with the protected module's buffers (up_proj_weight,\n"
       "gate_proj_weight, local_point, local_approx_output, fuse_weight, discount_factor,\n"
       "ffn_{gate,up,down}_proj_weight; optional gate_proj.weight), unprefixed (one layer) or\n"
-      "under model.layers.{i}.mlp.; F32, F16 or BF16. BF16/F16 buffers are taken as the official\n"
-      "code's arithmetic in that type and inverted exactly (the weights come out bit for bit).\n"
-      "Output: model.layers.{i}.mlp.{gate,up,down}_proj.weight. Units come out in the original\n"
-      "order only when the leftover gate_proj.weight is present; otherwise selected units "
-      "(release\n"
-      "order) precede the unselected ones, which computes the same function.");
+      "under model.layers.{i}.mlp.; F32, F16 or BF16. BF16/F16 buffers are taken as the\n"
+      "official code's arithmetic in that type and inverted exactly (bit for bit).\n"
+      "Output: model.layers.{i}.mlp.{gate,up,down}_proj.weight. Units come out in the\n"
+      "original order only when the leftover gate_proj.weight is present; otherwise\n"
+      "selected units (release order) precede the unselected ones (the same function).");
   opts.add_options()("help,h", "show this help")("in", po::value<std::string>(),
                                                  "protected safetensors file")(
       "out", po::value<std::string>(),
