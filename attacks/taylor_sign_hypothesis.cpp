@@ -343,6 +343,19 @@ void down_row_scalar(const float* fu, const float* loc, const float* cf, const f
 }
 #endif
 
+// One least-squares W_down row (AVX2 when the CPU has it; units [0, m_vec) may use full loads).
+void least_squares_row(const float* fu, const float* loc, const float* cf, const float* cf0,
+                       Index m, Index m_vec, int order, int lanes, float* out) {
+#ifdef WRSEC_SIGN_HYPOTHESIS_AVX2
+  if (cpu_has_avx2()) {
+    down_row_avx2(fu, loc, cf, cf0, m, m_vec, order, lanes, out);
+    return;
+  }
+#endif
+  (void)m_vec;
+  down_row_scalar(fu, loc, cf, cf0, 0, m, order, lanes, out);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Matching released gate rows to the leftover original gate_proj.
 
@@ -525,17 +538,16 @@ struct ExactUnits {
   std::vector<std::int32_t> prim;
 };
 
-ExactUnits exact_coefficients(const OfficialLayerView& v, const std::vector<std::int8_t>& signs) {
-  const nn::LowPrecision t = *v.lowp;
-  const int order = static_cast<int>(v.n_order);
+ExactUnits exact_coefficients(nn::LowPrecision t, const float* local_point, Index hs, int order,
+                              const std::vector<std::int8_t>& signs) {
   ExactUnits e;
   e.lanes = 8 * ((order + 1 + 7) / 8);
-  e.c.assign(sz(v.h_s) * sz(e.lanes), 0.0f);
-  e.primary.resize(sz(v.h_s));
-  e.inverse.resize(sz(v.h_s));
-  parallel_for(v.h_s, [&](Index j) {
+  e.c.assign(sz(hs) * sz(e.lanes), 0.0f);
+  e.primary.resize(sz(hs));
+  e.inverse.resize(sz(hs));
+  parallel_for(hs, [&](Index j) {
     const float s = signs[sz(j)] < 0 ? -1.0f : 1.0f;
-    const float z0 = s * v.local_point[j];
+    const float z0 = s * local_point[j];
     float* c = e.c.data() + sz(j) * sz(e.lanes);
     c[0] = nn::lowp_silu(t, z0);
     const std::vector<float> g = nn::official_silu_derivatives(t, z0, order);
@@ -552,7 +564,7 @@ ExactUnits exact_coefficients(const OfficialLayerView& v, const std::vector<std:
     e.primary[sz(j)] = best;
     e.inverse[sz(j)] = best < 0 ? 0.0f : 1.0f / c[best];
   });
-  const Index groups = v.h_s / 8;
+  const Index groups = hs / 8;
   const auto terms = sz(order + 1);
   e.ct.resize(sz(groups) * terms * 8);
   e.cp.resize(sz(groups) * 8);
@@ -639,16 +651,29 @@ inline bool fits(const float* c, const float* t, int lanes, float w) noexcept {
 // the least-squares estimate, which breaks ties and stands in where no value fits. Candidates:
 // w0 = R(T_m / c_m) and its neighbours within two units in the last place (a neighbour is tested
 // in full only if it passes the primary order m).
+// The least-squares estimate of unit j's W_down entry from its packed T_0..T_N (see
+// least_squares_coefficients), computed only where the exact inversion needs it.
+struct LeastSquares {
+  const float* cf = nullptr;
+  const float* cf0 = nullptr;
+  int lanes = 0;
+  [[nodiscard]] float at(Index j, const float* t, int order) const {
+    float v = cf0[j] * t[0];
+    for (int n = 1; n <= order; ++n) v += cf[sz(j) * sz(lanes) + sz(n - 1)] * t[n];
+    return v;
+  }
+};
+
 template <nn::LowPrecision T>
-void exact_row_t(const ExactUnits& e, Index j0, Index j1, const float* packed, const float* ls,
-                 float* out, ExactCounts& counts) {
+void exact_row_t(const ExactUnits& e, const LeastSquares& ls, int order, Index j0, Index j1,
+                 const float* packed, float* out, ExactCounts& counts) {
   const int lanes = e.lanes;
   for (Index j = j0; j < j1; ++j) {
     const float* c = e.c.data() + sz(j) * sz(lanes);
     const float* t = packed + sz(j - j0) * sz(lanes);
     const int p = e.primary[sz(j)];
     if (p < 0) {  // every coefficient vanishes: nothing constrains w
-      out[j] = round_lowp(T, ls[j]);
+      out[j] = round_lowp(T, ls.at(j, t, order));
       ++(fits<T>(c, t, lanes, out[j]) ? counts.ambiguous : counts.inconsistent);
       continue;
     }
@@ -663,11 +688,16 @@ void exact_row_t(const ExactUnits& e, Index j0, Index j1, const float* packed, c
       if (!std::isfinite(w)) continue;
       if (o != o0 && round_lowp(T, cp * w) != tp) continue;
       if (!fits<T>(c, t, lanes, w)) continue;
-      if (found == 0 || std::fabs(w - ls[j]) < std::fabs(best - ls[j])) best = w;
+      if (found == 0) {
+        best = w;
+      } else {
+        const float estimate = ls.at(j, t, order);
+        if (std::fabs(w - estimate) < std::fabs(best - estimate)) best = w;
+      }
       ++found;
     }
     if (found == 0) {
-      out[j] = round_lowp(T, ls[j]);
+      out[j] = round_lowp(T, ls.at(j, t, order));
       ++counts.inconsistent;
     } else {
       out[j] = best;
@@ -738,8 +768,8 @@ struct ExactScratch {
 
 // One W_down row of the selected units (see exact_row_t): whole groups of 8 through the vector
 // kernel (bf16), every other unit, and every group it declines, through exact_row_t.
-void exact_row(nn::LowPrecision t, const ExactUnits& e, Index hs, int order, const float* loc,
-               const float* fu, const float* ls, float* out, ExactCounts& counts,
+void exact_row(nn::LowPrecision t, const ExactUnits& e, const LeastSquares& ls, Index hs, int order,
+               const float* loc, const float* fu, float* out, ExactCounts& counts,
                ExactScratch& scratch) {
   const auto pack = [&](Index j0, Index n) {
     scratch.packed.resize(sz(n) * sz(e.lanes));
@@ -753,9 +783,11 @@ void exact_row(nn::LowPrecision t, const ExactUnits& e, Index hs, int order, con
   const auto scalar = [&](Index j0, Index n) {
     pack(j0, n);
     if (t == nn::LowPrecision::bf16) {
-      exact_row_t<nn::LowPrecision::bf16>(e, j0, j0 + n, scratch.packed.data(), ls, out, counts);
+      exact_row_t<nn::LowPrecision::bf16>(e, ls, order, j0, j0 + n, scratch.packed.data(), out,
+                                          counts);
     } else {
-      exact_row_t<nn::LowPrecision::f16>(e, j0, j0 + n, scratch.packed.data(), ls, out, counts);
+      exact_row_t<nn::LowPrecision::f16>(e, ls, order, j0, j0 + n, scratch.packed.data(), out,
+                                         counts);
     }
   };
   Index j0 = 0;
@@ -871,7 +903,7 @@ OfficialRecovery recover_official_layer(const OfficialLayerView& v) {
   if (v.lowp && v.act == nn::Activation::silu &&
       std::all_of(v.local_point, v.local_point + hs,
                   [&](float p) { return nn::round_to(*v.lowp, p) == p; })) {
-    exact = exact_coefficients(v, rec.signs);
+    exact = exact_coefficients(*v.lowp, v.local_point, hs, order, rec.signs);
     rec.exact_inversion = true;
   }
 
@@ -920,9 +952,7 @@ OfficialRecovery recover_official_layer(const OfficialLayerView& v) {
   const Index total = d * hs * order;
   const Index unit_limit = total >= lanes ? (total - lanes) / order + 1 : 0;  // vector-safe units
   const bool contiguous = !rec.order_known;
-#ifdef WRSEC_SIGN_HYPOTHESIS_AVX2
-  const bool avx2 = cpu_has_avx2();
-#endif
+  const LeastSquares ls{cf.data(), cf0.data(), lanes};
   std::uint32_t bad_down = 0;
   std::uint32_t bad_ffn_down = 0;
   std::int64_t n_exact = 0;
@@ -933,7 +963,6 @@ OfficialRecovery recover_official_layer(const OfficialLayerView& v) {
   {
     std::vector<float> tmp(sz(hs));
     ExactScratch scratch;
-    std::vector<float> exact_out(rec.exact_inversion ? sz(hs) : 0);
     ExactCounts counts;
 #pragma omp for schedule(static)
     for (Index i = 0; i < d; ++i) {
@@ -942,20 +971,11 @@ OfficialRecovery recover_official_layer(const OfficialLayerView& v) {
         float* sel = tmp.data();
         const float* fu = v.fuse + i * hs * order;
         const float* loc = v.local_approx + i * hs;
-#ifdef WRSEC_SIGN_HYPOTHESIS_AVX2
-        if (avx2) {
-          const Index m_vec = std::clamp<Index>(unit_limit - i * hs, 0, hs);
-          down_row_avx2(fu, loc, cf.data(), cf0.data(), hs, m_vec, order, lanes, sel);
-        } else {
-          down_row_scalar(fu, loc, cf.data(), cf0.data(), 0, hs, order, lanes, sel);
-        }
-#else
-        (void)unit_limit;
-        down_row_scalar(fu, loc, cf.data(), cf0.data(), 0, hs, order, lanes, sel);
-#endif
         if (rec.exact_inversion) {
-          exact_row(*v.lowp, exact, hs, order, loc, fu, sel, exact_out.data(), counts, scratch);
-          std::copy_n(exact_out.data(), hs, sel);
+          exact_row(*v.lowp, exact, ls, hs, order, loc, fu, sel, counts, scratch);
+        } else {
+          const Index m_vec = std::clamp<Index>(unit_limit - i * hs, 0, hs);
+          least_squares_row(fu, loc, cf.data(), cf0.data(), hs, m_vec, order, lanes, sel);
         }
         bad_down |= any_non_finite(sel, hs);
         if (contiguous) {
@@ -1425,12 +1445,7 @@ void stream_layer(const InputFile& file, const nn::SafetensorsView& view, const 
   if (L.lowp && act == nn::Activation::silu &&
       std::all_of(local_point.begin(), local_point.end(),
                   [&](float p) { return nn::round_to(*L.lowp, p) == p; })) {
-    OfficialLayerView units;
-    units.h_s = hs;
-    units.n_order = order;
-    units.local_point = local_point.data();
-    units.lowp = L.lowp;
-    exact = exact_coefficients(units, signs);
+    exact = exact_coefficients(*L.lowp, local_point.data(), hs, order, signs);
     report.exact_inversion = true;
   }
 
@@ -1481,9 +1496,7 @@ void stream_layer(const InputFile& file, const nn::SafetensorsView& view, const 
   std::vector<float> fuse_f;
   std::vector<float> ffn_f;
   std::vector<unsigned char> block;
-#ifdef WRSEC_SIGN_HYPOTHESIS_AVX2
-  const bool avx2 = cpu_has_avx2();
-#endif
+  const LeastSquares ls{cf.data(), cf0.data(), lanes};
   for (Index i0 = 0; i0 < d; i0 += down_rows) {
     const Index n = std::min(down_rows, d - i0);
     const auto read = [&](const char* suffix, Index cols, std::vector<unsigned char>& r,
@@ -1509,25 +1522,15 @@ void stream_layer(const InputFile& file, const nn::SafetensorsView& view, const 
     {
       std::vector<float> sel(sz(hs));
       ExactScratch scratch;
-      std::vector<float> exact_out(report.exact_inversion ? sz(hs) : 0);
       ExactCounts counts;
 #pragma omp for schedule(static)
       for (Index r = 0; r < n; ++r) {
         const float* fu = fuse_f.data() + r * hs * order;
         const float* loc = loc_f.data() + r * hs;
-#ifdef WRSEC_SIGN_HYPOTHESIS_AVX2
-        if (avx2) {
-          down_row_avx2(fu, loc, cf.data(), cf0.data(), hs, hs, order, lanes, sel.data());
-        } else {
-          down_row_scalar(fu, loc, cf.data(), cf0.data(), 0, hs, order, lanes, sel.data());
-        }
-#else
-        down_row_scalar(fu, loc, cf.data(), cf0.data(), 0, hs, order, lanes, sel.data());
-#endif
         if (report.exact_inversion) {
-          exact_row(*L.lowp, exact, hs, order, loc, fu, sel.data(), exact_out.data(), counts,
-                    scratch);
-          std::copy_n(exact_out.data(), hs, sel.data());
+          exact_row(*L.lowp, exact, ls, hs, order, loc, fu, sel.data(), counts, scratch);
+        } else {  // 8 spare lanes after the block: every unit may use full vector loads
+          least_squares_row(fu, loc, cf.data(), cf0.data(), hs, hs, order, lanes, sel.data());
         }
         bad |= any_non_finite(sel.data(), hs);
         unsigned char* dst = block.data() + sz(r) * sz(h) * osz;

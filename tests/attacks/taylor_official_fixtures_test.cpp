@@ -184,6 +184,31 @@ TEST(TaylorOfficialFixtures, AttackRecoversFloat32ReleasesWithin1e4) {
   }
 }
 
+// A release that does not follow the official arithmetic exactly: one fuse_weight value moved by
+// two units in the last place. No bf16 value fits that entry any more, so it is reported as
+// inconsistent and takes the least-squares estimate (rounded), which is still within 1e-2.
+TEST(TaylorOfficialFixtures, AnEntryNoValueFitsFallsBackToLeastSquares) {
+  const auto all = fixtures("bf16");
+  ASSERT_FALSE(all.empty());
+  const Fixture& f = all.front();
+  nn::TensorMap release;
+  for (const char* name : kBuffers) release.emplace(name, f.at(name));
+  float& v = release.at("fuse_weight").data[5];
+  v = nn::bf16_to_float(static_cast<std::uint16_t>(nn::float_to_bf16(v) + 2));
+  const OfficialRecovery rec =
+      recover_official_tensors(release, "", nn::Activation::silu, nn::LowPrecision::bf16);
+  EXPECT_EQ(rec.inconsistent_entries, 1);
+  const Index order = f.order;
+  const Index hs = f.at("local_point").numel();
+  const auto unit = static_cast<std::size_t>(5 / order);  // row 0 of fuse_weight [d, h_s, N]
+  ASSERT_LT(static_cast<Index>(unit), hs);
+  const Index original = f.indices("secret.selected")[unit];
+  const float want = f.at("down_proj.weight").data[static_cast<std::size_t>(original)];
+  const float got = rec.down.data[unit];
+  EXPECT_EQ(nn::round_to(nn::LowPrecision::bf16, got), got);
+  EXPECT_LE(std::abs(got - want), 1e-2 * std::abs(want));
+}
+
 // Without the exact arithmetic (least squares only), bf16 recovery is not bit-exact: the test
 // above measures the inversion, not the rounding of an estimate.
 TEST(TaylorOfficialFixtures, LeastSquaresAloneIsNotBitExact) {
