@@ -1205,7 +1205,6 @@ class LayerTensors {
   [[nodiscard]] const std::vector<std::int64_t>& shape(const char* suffix) const {
     return info(suffix).shape;
   }
-  [[nodiscard]] nn::DType dtype(const char* suffix) const { return info(suffix).dtype; }
 
   const float* data(const char* suffix) {
     const std::string name = prefix_ + suffix;

@@ -51,10 +51,12 @@ TEST(TaylorGames, RatioInversionWinsForEveryOrderAboveOne) {
 }
 
 // N = 1: the order-one extractor (attacks/taylor_ratio_inversion.h) wins when, for every unit,
-// the true expansion point is the root nearer z0. Measured on these random models: 40 of 40 for
-// silu and gelu; a trial is lost only through that per-unit prior, so the test asks for 36 of 40
-// (a win rate below 0.9 would already contradict the measurement). With one output the constant
-// c/h is not identified and b = 0 is returned: no trial is won.
+// the true expansion point is the root nearer z0; the models are random, so wins are a binomial
+// count. Measured: 40 of 40 here for silu and gelu, and 600 of 600 on 784-64-10 models (loss
+// rate below 0.005 at 95 %). At a loss rate of 0.01, P[wins < 36 of 40] = P[Bin(40, 0.01) >= 5]
+// is 4.9e-5, so the test asks for 36. With one output the constant c/h is not identified and
+// b = 0 is returned: a trial is won only if all 12 random biases are within 1e-2, which does not
+// happen.
 TEST(TaylorGames, PaperFormOrderOneIsRecoveredWithTwoOrMoreOutputs) {
   for (const char* act : {"silu", "gelu"}) {
     const auto r = play("param_extraction", "taylor_ratio_inversion",
