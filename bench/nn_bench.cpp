@@ -7,6 +7,7 @@
 
 #include "core/rng.h"
 #include "nn/fashion_mnist.h"
+#include "nn/gemm.h"
 #include "nn/model.h"
 #include "nn/train.h"
 
@@ -72,6 +73,40 @@ BENCHMARK(BM_Inference784x256x256x10)
     ->Arg(1)
     ->Arg(128)
     ->Arg(10000)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
+// The products of one 784-256-256-10 training step at batch 128 (nn/gemm.h), in GFLOP/s:
+// form 0 = nn (C = A·B), 1 = tn (C = Aᵀ·B), 2 = nt (C = A·Bᵀ); arguments m, n, k.
+void BM_Gemm(benchmark::State& state) {
+  const int form = static_cast<int>(state.range(0));
+  const std::int64_t m = state.range(1), n = state.range(2), k = state.range(3);
+  Rng rng(3, stable_hash("bench"), 0);
+  std::vector<float> a(static_cast<std::size_t>(m * k)), b(static_cast<std::size_t>(k * n)),
+      c(static_cast<std::size_t>(m * n));
+  for (float& v : a) v = static_cast<float>(rng.uniform());
+  for (float& v : b) v = static_cast<float>(rng.uniform());
+  for (auto _ : state) {
+    if (form == 0)
+      gemm_nn(m, n, k, a.data(), k, b.data(), n, c.data(), n);
+    else if (form == 1)
+      gemm_tn(m, n, k, a.data(), m, b.data(), n, c.data(), n);
+    else
+      gemm_nt(m, n, k, a.data(), k, b.data(), k, c.data(), n);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOPs"] = benchmark::Counter(
+      2.0 * static_cast<double>(m * n * k) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Gemm)
+    ->ArgNames({"form", "m", "n", "k"})
+    ->Args({2, 128, 256, 784})  // forward, layer 1
+    ->Args({2, 128, 256, 256})  // forward, layer 2
+    ->Args({1, 256, 784, 128})  // dW, layer 1
+    ->Args({1, 256, 256, 128})  // dW, layer 2
+    ->Args({0, 128, 256, 256})  // dx, layer 2
+    ->Args({2, 1, 256, 784})    // batch-1 inference, layer 1
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 

@@ -1,10 +1,13 @@
 #include "nn/layers.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numbers>
 
 #include "core/errors.h"
+#include "nn/gemm.h"
 
 namespace wrsec::nn {
 namespace {
@@ -54,6 +57,37 @@ MatrixT<T> elementwise(MatRef<T> z, F f) {
   for (Eigen::Index r = 0; r < rows; ++r)
     for (Eigen::Index c = 0; c < z.cols(); ++c) out(r, c) = f(r, c);
   return out;
+}
+
+// relu(z) = z > 0 ? z : 0 and dy·relu′(z) = dy·(z > 0 ? 1 : 0), elementwise over one row; the
+// float versions are branch-free AVX2 (the mask is data-dependent) with the same results.
+template <class T>
+void relu_row(const T* z, T* out, Eigen::Index n) {
+  for (Eigen::Index c = 0; c < n; ++c) out[c] = z[c] > T(0) ? z[c] : T(0);
+}
+template <class T>
+void relu_backward_row(const T* z, const T* dy, T* out, Eigen::Index n) {
+  for (Eigen::Index c = 0; c < n; ++c) out[c] = dy[c] * (z[c] > T(0) ? T(1) : T(0));
+}
+template <>
+void relu_row<float>(const float* z, float* out, Eigen::Index n) {
+  const __m256 zero = _mm256_setzero_ps();
+  Eigen::Index c = 0;
+  for (; c + 8 <= n; c += 8) {
+    const __m256 v = _mm256_loadu_ps(z + c);
+    _mm256_storeu_ps(out + c, _mm256_and_ps(_mm256_cmp_ps(v, zero, _CMP_GT_OQ), v));
+  }
+  for (; c < n; ++c) out[c] = z[c] > 0.0f ? z[c] : 0.0f;
+}
+template <>
+void relu_backward_row<float>(const float* z, const float* dy, float* out, Eigen::Index n) {
+  const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+  Eigen::Index c = 0;
+  for (; c + 8 <= n; c += 8) {
+    const __m256 mask = _mm256_and_ps(_mm256_cmp_ps(_mm256_loadu_ps(z + c), zero, _CMP_GT_OQ), one);
+    _mm256_storeu_ps(out + c, _mm256_mul_ps(_mm256_loadu_ps(dy + c), mask));
+  }
+  for (; c < n; ++c) out[c] = dy[c] * (z[c] > 0.0f ? 1.0f : 0.0f);
 }
 
 }  // namespace
@@ -125,6 +159,12 @@ T activate_derivative(Activation a, T z) {
 
 template <class T>
 MatrixT<T> activation_forward(Activation a, MatRef<T> z) {
+  if (a == Activation::relu) {
+    MatrixT<T> out(z.rows(), z.cols());
+    for (Eigen::Index r = 0; r < z.rows(); ++r)
+      relu_row(z.row(r).data(), out.row(r).data(), z.cols());
+    return out;
+  }
   return elementwise<T>(z, [&](Eigen::Index r, Eigen::Index c) { return activate(a, z(r, c)); });
 }
 
@@ -132,6 +172,12 @@ template <class T>
 MatrixT<T> activation_backward(Activation a, MatRef<T> z, MatRef<T> dy) {
   if (z.rows() != dy.rows() || z.cols() != dy.cols())
     throw InvalidArgument("activation_backward: gradient shape differs from input shape");
+  if (a == Activation::relu) {
+    MatrixT<T> out(z.rows(), z.cols());
+    for (Eigen::Index r = 0; r < z.rows(); ++r)
+      relu_backward_row(z.row(r).data(), dy.row(r).data(), out.row(r).data(), z.cols());
+    return out;
+  }
   return elementwise<T>(z, [&](Eigen::Index r, Eigen::Index c) {
     return dy(r, c) * activate_derivative(a, z(r, c));
   });
@@ -140,6 +186,12 @@ MatrixT<T> activation_backward(Activation a, MatRef<T> z, MatRef<T> dy) {
 template <class T>
 MatrixT<T> matmul(MatRef<T> a, MatRef<T> b) {
   if (a.cols() != b.rows()) throw InvalidArgument("matmul: inner dimensions differ");
+  if constexpr (std::is_same_v<T, float>) {
+    MatrixT<T> c(a.rows(), b.cols());
+    gemm_nn(a.rows(), b.cols(), a.cols(), a.data(), a.outerStride(), b.data(), b.outerStride(),
+            c.data(), c.cols());
+    return c;
+  }
   return tiled<T>(a.rows(), b.cols(), a.cols(), [&](Eigen::Index r0, Eigen::Index n, Tile<T>& t) {
     t.noalias() = a.middleRows(r0, n) * b;
   });
@@ -148,6 +200,12 @@ MatrixT<T> matmul(MatRef<T> a, MatRef<T> b) {
 template <class T>
 MatrixT<T> matmul_nt(MatRef<T> a, MatRef<T> b) {
   if (a.cols() != b.cols()) throw InvalidArgument("matmul_nt: inner dimensions differ");
+  if constexpr (std::is_same_v<T, float>) {
+    MatrixT<T> c(a.rows(), b.rows());
+    gemm_nt(a.rows(), b.rows(), a.cols(), a.data(), a.outerStride(), b.data(), b.outerStride(),
+            c.data(), c.cols());
+    return c;
+  }
   return tiled<T>(a.rows(), b.rows(), a.cols(), [&](Eigen::Index r0, Eigen::Index n, Tile<T>& t) {
     t.noalias() = a.middleRows(r0, n) * b.transpose();
   });
@@ -156,6 +214,12 @@ MatrixT<T> matmul_nt(MatRef<T> a, MatRef<T> b) {
 template <class T>
 MatrixT<T> matmul_tn(MatRef<T> a, MatRef<T> b) {
   if (a.rows() != b.rows()) throw InvalidArgument("matmul_tn: inner dimensions differ");
+  if constexpr (std::is_same_v<T, float>) {
+    MatrixT<T> c(a.cols(), b.cols());
+    gemm_tn(a.cols(), b.cols(), a.rows(), a.data(), a.outerStride(), b.data(), b.outerStride(),
+            c.data(), c.cols());
+    return c;
+  }
   return tiled<T>(a.cols(), b.cols(), a.rows(), [&](Eigen::Index r0, Eigen::Index n, Tile<T>& t) {
     t.noalias() = a.middleCols(r0, n).transpose() * b;
   });
@@ -172,6 +236,13 @@ MatrixT<T> linear_forward(MatRef<T> x, MatRef<T> w) {
 template <class T>
 MatrixT<T> linear_forward(MatRef<T> x, MatRef<T> w, VecRef<T> b) {
   if (b.size() != w.rows()) throw InvalidArgument("linear: bias size differs from output size");
+  if constexpr (std::is_same_v<T, float>) {
+    if (x.cols() != w.cols()) return linear_forward<T>(x, w);  // throws the shape error
+    MatrixT<T> y(x.rows(), w.rows());
+    gemm_nt(x.rows(), w.rows(), x.cols(), x.data(), x.outerStride(), w.data(), w.outerStride(),
+            y.data(), y.cols(), b.data());
+    return y;
+  }
   MatrixT<T> y = linear_forward<T>(x, w);
   y.rowwise() += b.transpose();
   return y;

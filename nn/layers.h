@@ -7,8 +7,9 @@
 //   Gated MLP:   out = (f(x·W_gateᵀ) ⊙ (x·W_upᵀ))·W_downᵀ, no biases; f = silu is SwiGLU (Llama),
 //                f = gelu / gelu_tanh is GeGLU (Gemma). Named swiglu after its common case.
 // Each backward returns dL/d(inputs) given dL/d(outputs). Matrix products run through
-// matmul_* below, which split the output into blocks of a fixed size on OpenMP threads: every
-// block is computed by single-threaded Eigen, so results are bit-identical for any thread count.
+// matmul_* below: on float, wrsec's kernels (nn/gemm.h), whose every element is a fixed chain of
+// fused multiply-adds; on double, fixed output blocks on OpenMP threads, each computed by
+// single-threaded Eigen. Either way results are bit-identical for any thread count.
 #include <Eigen/Core>
 #include <cstdint>
 #include <string>

@@ -50,7 +50,13 @@ void accumulate(TensorMap& grads, const std::string& name, const std::vector<std
   auto it = grads.find(name);
   if (it == grads.end()) it = grads.emplace(name, Tensor(shape)).first;
   WRSEC_CHECK(it->second.numel() == g.size(), "gradient size mismatch for " + name);
-  Eigen::Map<Matrix>(it->second.data.data(), g.rows(), g.cols()) += g.derived();
+  // Element by element, so the split over threads does not change the result.
+  const auto& src = g.derived();
+  float* dst = it->second.data.data();
+  const float* from = src.data();
+  const Eigen::Index n = src.size();
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (Eigen::Index i = 0; i < n; ++i) dst[i] += from[i];
 }
 
 template <class T>

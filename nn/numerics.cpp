@@ -17,7 +17,7 @@ std::string numerics_id() {
          std::to_string(EIGEN_MINOR_VERSION) + " gemm-kc" +
          std::to_string(EIGEN_TEST_SPECIFIC_BLOCKING_SIZE_K) + "-mc" +
          std::to_string(EIGEN_TEST_SPECIFIC_BLOCKING_SIZE_M) + "-nc" +
-         std::to_string(EIGEN_TEST_SPECIFIC_BLOCKING_SIZE_N) + " no-cpuid";
+         std::to_string(EIGEN_TEST_SPECIFIC_BLOCKING_SIZE_N) + " no-cpuid f32gemm-chain-lane8";
 }
 
 }  // namespace wrsec::nn

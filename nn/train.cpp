@@ -261,6 +261,7 @@ TrainReport train(Model& model, const Matrix& x, const Labels& labels, const Tra
       batch.resize(nb + ne, x.cols());
       batch_labels.resize(static_cast<std::size_t>(nb + ne));
       if (soft) batch_targets.resize(nb, soft->logits.cols());
+#pragma omp parallel for schedule(static) if (nb * x.cols() > 65536)
       for (std::int64_t i = 0; i < nb; ++i) {
         const std::int64_t src = order[static_cast<std::size_t>(b0 + i)];
         batch.row(i) = x.row(src);
@@ -284,7 +285,11 @@ TrainReport train(Model& model, const Matrix& x, const Labels& labels, const Tra
       double loss =
           soft ? distillation_loss<float>(logits, batch_targets, soft->temperature, &dlogits)
                : softmax_cross_entropy<float>(logits, batch_labels, &dlogits);
-      for (auto& [name, g] : grads) std::fill(g.data.begin(), g.data.end(), 0.0f);
+      for (auto& [name, g] : grads) {
+        float* gd = g.data.data();
+        for_blocks(g.data.size(),
+                   [&](std::size_t lo, std::size_t hi) { std::fill(gd + lo, gd + hi, 0.0f); });
+      }
       model.backward(trace, dlogits, grads);
       if (config.extra_loss) {
         TensorMap add;
