@@ -5,6 +5,7 @@
 #include "attacks/ambiguity.h"
 #include "attacks/cast.h"
 #include "attacks/coin_flip.h"
+#include "attacks/compose.h"
 #include "attacks/distill.h"
 #include "attacks/dummy_neurons.h"
 #include "attacks/finetune.h"
@@ -121,6 +122,10 @@ void register_builtin_attacks(definitions::Registry<definitions::Adversary>& reg
                [](const definitions::Params& p) {
                  return std::make_unique<DummyNeurons>(DummyNeuronsParams::from(p));
                });
+  registry.add("compose",
+               "removal: two removal attacks in sequence (params first, second: attack ids; "
+               "first.<param>, second.<param>: their parameters)",
+               [&registry](const definitions::Params& p) { return Compose::from(p, registry); });
   registry.add("identity", "removal control: returns the marked model unchanged",
                [](const definitions::Params&) { return std::make_unique<Identity>(); });
   registry.add("overwrite",

@@ -37,7 +37,7 @@ constexpr double kSameGuess = 1e-4;
 constexpr double kGuessFactor = 1e4;
 constexpr double kGuessFloor = 1e-6;
 
-std::size_t sz(Index i) {
+std::size_t ratio_sz(Index i) {
   return static_cast<std::size_t>(i);
 }
 
@@ -53,8 +53,8 @@ struct Unit {
   std::vector<double> gram;  // gram[(n−1)·N + (m−1)] = ⟨Θ_n, Θ_m⟩, n, m = 1..N
   double trace = 0.0;
 
-  [[nodiscard]] double g(int n, int m) const { return gram[sz(Index(n - 1) * order + (m - 1))]; }
-  [[nodiscard]] const double* column(int n) const { return col.data() + sz(Index(n) * rows); }
+  [[nodiscard]] double g(int n, int m) const { return gram[ratio_sz(Index(n - 1) * order + (m - 1))]; }
+  [[nodiscard]] const double* column(int n) const { return col.data() + ratio_sz(Index(n) * rows); }
 };
 
 Unit load_unit(const nn::Tensor& theta, Index j) {
@@ -63,19 +63,19 @@ Unit load_unit(const nn::Tensor& theta, Index j) {
   u.rows = theta.shape[1];
   const Index h = theta.shape[2];
   const Index o = u.rows;
-  u.col.resize(sz(Index(u.order + 1) * o));
+  u.col.resize(ratio_sz(Index(u.order + 1) * o));
   for (int n = 0; n <= u.order; ++n)
-    for (Index i = 0; i < o; ++i) u.col[sz(n * o + i)] = theta.data[sz((Index(n) * o + i) * h + j)];
+    for (Index i = 0; i < o; ++i) u.col[ratio_sz(n * o + i)] = theta.data[ratio_sz((Index(n) * o + i) * h + j)];
   const int nn_ = u.order;
-  u.gram.assign(sz(Index(nn_) * nn_), 0.0);
+  u.gram.assign(ratio_sz(Index(nn_) * nn_), 0.0);
   for (int n = 1; n <= nn_; ++n)
     for (int m = n; m <= nn_; ++m) {
       double s = 0.0;
       const double* a = u.column(n);
       const double* b = u.column(m);
       for (Index i = 0; i < o; ++i) s += a[i] * b[i];
-      u.gram[sz(Index(n - 1) * nn_ + (m - 1))] = s;
-      u.gram[sz(Index(m - 1) * nn_ + (n - 1))] = s;
+      u.gram[ratio_sz(Index(n - 1) * nn_ + (m - 1))] = s;
+      u.gram[ratio_sz(Index(m - 1) * nn_ + (n - 1))] = s;
     }
   for (int n = 1; n <= nn_; ++n) u.trace += u.g(n, n);
   return u;
@@ -107,14 +107,14 @@ double residual_at(const Unit& u, nn::Activation act, double a) {
 
 // w = Σ_{n≥1} c_n Θ_n / Σ_{n≥1} c_n².
 std::vector<double> fitted_column(const Unit& u, const double* c) {
-  std::vector<double> w(sz(u.rows), 0.0);
+  std::vector<double> w(ratio_sz(u.rows), 0.0);
   double cc = 0.0;
   for (int n = 1; n <= u.order; ++n) cc += c[n] * c[n];
   if (!(cc > 0.0)) return w;
   for (int n = 1; n <= u.order; ++n) {
     const double f = c[n] / cc;
     const double* t = u.column(n);
-    for (Index i = 0; i < u.rows; ++i) w[sz(i)] += f * t[i];
+    for (Index i = 0; i < u.rows; ++i) w[ratio_sz(i)] += f * t[i];
   }
   return w;
 }
@@ -131,7 +131,7 @@ double solve_pair(nn::Activation act, int n, double t, double lo, double hi, dou
   double width = hi - lo;
   for (int it = 0; it < 200; ++it) {
     const std::vector<double> c = nn::taylor_coefficients(act, x, ord);
-    const double f = c[sz(n + 1)] - t * c[sz(n)];
+    const double f = c[ratio_sz(n + 1)] - t * c[ratio_sz(n)];
     if (f == 0.0) return x;
     if ((f < 0.0) == (flo < 0.0)) {
       lo = x;
@@ -143,7 +143,7 @@ double solve_pair(nn::Activation act, int n, double t, double lo, double hi, dou
     if (hi - lo <= 4.0 * std::numeric_limits<double>::epsilon() * std::max(1.0, std::abs(x))) break;
     double next;
     if (newton) {
-      const double fp = double(n + 2) * c[sz(n + 2)] - t * double(n + 1) * c[sz(n + 1)];
+      const double fp = double(n + 2) * c[ratio_sz(n + 2)] - t * double(n + 1) * c[ratio_sz(n + 1)];
       next = fp != 0.0 ? x - f / fp : std::numeric_limits<double>::quiet_NaN();
     } else {
       next = lo - flo * (hi - lo) / (fhi - flo);
@@ -166,12 +166,12 @@ double stationarity(const Unit& u, nn::Activation act, double a) {
   double cgc = 0.0;
   double dgc = 0.0;
   for (int n = 1; n <= u.order; ++n) {
-    const double dn = double(n + 1) * c[sz(n + 1)];
-    cc += c[sz(n)] * c[sz(n)];
-    cdc += c[sz(n)] * dn;
+    const double dn = double(n + 1) * c[ratio_sz(n + 1)];
+    cc += c[ratio_sz(n)] * c[ratio_sz(n)];
+    cdc += c[ratio_sz(n)] * dn;
     double row = 0.0;
-    for (int m = 1; m <= u.order; ++m) row += u.g(n, m) * c[sz(m)];
-    cgc += c[sz(n)] * row;
+    for (int m = 1; m <= u.order; ++m) row += u.g(n, m) * c[ratio_sz(m)];
+    cgc += c[ratio_sz(n)] * row;
     dgc += dn * row;
   }
   return dgc * cc - cgc * cdc;
@@ -213,12 +213,12 @@ double refine_minimum(const Unit& u, nn::Activation act, double a) {
 
 // Grid of c_0..c_N on [−30, 30].
 std::vector<double> coefficient_table(nn::Activation act, int order) {
-  const auto stride = sz(order + 1);
-  std::vector<double> table(sz(kGridPoints) * stride);
+  const auto stride = ratio_sz(order + 1);
+  std::vector<double> table(ratio_sz(kGridPoints) * stride);
   parallel_for(kGridPoints, kUnits, [&](Index g) {
     const std::vector<double> c =
         nn::taylor_coefficients(act, kGridMin + double(g) * kGridStep, order);
-    std::copy(c.begin(), c.end(), table.begin() + static_cast<std::ptrdiff_t>(sz(g) * stride));
+    std::copy(c.begin(), c.end(), table.begin() + static_cast<std::ptrdiff_t>(ratio_sz(g) * stride));
   });
   return table;
 }
@@ -246,12 +246,12 @@ struct UnitResult {
 UnitResult solve_unit(const Unit& u, nn::Activation act, const std::vector<double>& table) {
   UnitResult res;
   const int order = u.order;
-  const auto stride = sz(order + 1);
+  const auto stride = ratio_sz(order + 1);
   double norm_max = 0.0;
-  std::vector<double> norm(sz(order + 1), 0.0);
+  std::vector<double> norm(ratio_sz(order + 1), 0.0);
   for (int n = 1; n <= order; ++n) {
-    norm[sz(n)] = std::sqrt(u.g(n, n));
-    norm_max = std::max(norm_max, norm[sz(n)]);
+    norm[ratio_sz(n)] = std::sqrt(u.g(n, n));
+    norm_max = std::max(norm_max, norm[ratio_sz(n)]);
   }
   if (!(norm_max > 0.0) || !std::isfinite(u.trace)) return res;
   res.identified = true;
@@ -259,13 +259,13 @@ UnitResult solve_unit(const Unit& u, nn::Activation act, const std::vector<doubl
   // Brackets of every usable pair, each located first by secant interpolation on the grid.
   std::vector<Bracket> brackets;
   for (int n = 1; n < order; ++n) {
-    if (!(norm[sz(n)] >= kUsableNorm * norm_max && norm[sz(n + 1)] >= kUsableNorm * norm_max))
+    if (!(norm[ratio_sz(n)] >= kUsableNorm * norm_max && norm[ratio_sz(n + 1)] >= kUsableNorm * norm_max))
       continue;
     const double t = u.g(n, n + 1) / u.g(n, n);
     std::size_t found = 0;
     double f_prev = 0.0;
     for (Index g = 0; g < kGridPoints && found < kMaxRootsPerPair; ++g) {
-      const double* c = table.data() + sz(g) * stride;
+      const double* c = table.data() + ratio_sz(g) * stride;
       const double f = c[n + 1] - t * c[n];
       const double a = kGridMin + double(g) * kGridStep;
       if (f == 0.0 && (c[n] != 0.0 || c[n + 1] != 0.0)) {
@@ -307,7 +307,7 @@ UnitResult solve_unit(const Unit& u, nn::Activation act, const std::vector<doubl
     double best = std::numeric_limits<double>::infinity();
     double best_a = 0.0;
     for (Index g = 0; g < kGridPoints; ++g) {
-      const double r = relative_residual(u, table.data() + sz(g) * stride);
+      const double r = relative_residual(u, table.data() + ratio_sz(g) * stride);
       if (r < best) {
         best = r;
         best_a = kGridMin + double(g) * kGridStep;
@@ -339,7 +339,7 @@ std::vector<double> constant_share(const Unit& u, nn::Activation act, double a) 
   const std::vector<double> c = nn::taylor_coefficients(act, a, u.order);
   std::vector<double> w = fitted_column(u, c.data());
   const double* t0 = u.column(0);
-  for (Index i = 0; i < u.rows; ++i) w[sz(i)] = t0[i] - w[sz(i)] * c[0];
+  for (Index i = 0; i < u.rows; ++i) w[ratio_sz(i)] = t0[i] - w[ratio_sz(i)] * c[0];
   return w;
 }
 
@@ -366,12 +366,12 @@ double median(std::vector<double> v) {
 
 // Row-wise median of vectors.
 std::vector<double> rowwise_median(const std::vector<const std::vector<double>*>& vs, Index o) {
-  std::vector<double> out(sz(o), 0.0);
+  std::vector<double> out(ratio_sz(o), 0.0);
   if (vs.empty()) return out;
   std::vector<double> buf(vs.size());
   for (Index i = 0; i < o; ++i) {
-    for (std::size_t k = 0; k < vs.size(); ++k) buf[k] = (*vs[k])[sz(i)];
-    out[sz(i)] = median(buf);
+    for (std::size_t k = 0; k < vs.size(); ++k) buf[k] = (*vs[k])[ratio_sz(i)];
+    out[ratio_sz(i)] = median(buf);
   }
   return out;
 }
@@ -411,7 +411,7 @@ std::optional<std::vector<double>> order_one_constant(const std::vector<Unit>& u
 // the minimum of σ, where σ′ = 0).
 std::vector<double> order_one_roots(nn::Activation act, const std::vector<double>& table,
                                     double r) {
-  const auto f = [&](Index g) { return table[sz(g) * 2] - r * table[sz(g) * 2 + 1]; };
+  const auto f = [&](Index g) { return table[ratio_sz(g) * 2] - r * table[ratio_sz(g) * 2 + 1]; };
   std::vector<double> roots;
   double prev = f(0);
   for (Index g = 1; g < kGridPoints; ++g) {
@@ -462,12 +462,12 @@ PaperBlockRecovery recover_paper_block(const nn::Tensor& theta, const nn::Tensor
   const int n_order = static_cast<int>(order);
 
   PaperBlockRecovery rec;
-  rec.a.assign(sz(h), 0.0);
-  std::vector<Unit> units(sz(h));
-  parallel_for(h, kUnits, [&](Index j) { units[sz(j)] = load_unit(theta, j); });
+  rec.a.assign(ratio_sz(h), 0.0);
+  std::vector<Unit> units(ratio_sz(h));
+  parallel_for(h, kUnits, [&](Index j) { units[ratio_sz(j)] = load_unit(theta, j); });
 
   // Per unit: the chosen a_j, the constant-share vectors of its fitting candidates.
-  std::vector<UnitResult> results(sz(h));
+  std::vector<UnitResult> results(ratio_sz(h));
   Index order_one_ambiguous = 0;
   if (n_order == 1) {
     // c/h from the column relation, then r_j and the roots of σ(a)/σ′(a) = r_j; of two roots,
@@ -475,21 +475,21 @@ PaperBlockRecovery recover_paper_block(const nn::Tensor& theta, const nn::Tensor
     // them apart. Without c/h (o = 1, parallel columns): a = z0 (b = 0).
     const std::optional<std::vector<double>> e = order_one_constant(units, o);
     const std::vector<double> table = e ? coefficient_table(act, 1) : std::vector<double>{};
-    std::vector<char> two(sz(h), 0);
+    std::vector<char> two(ratio_sz(h), 0);
     parallel_for(h, kUnits, [&](Index j) {
-      const Unit& u = units[sz(j)];
-      const double z = z0.data[sz(j)];
-      UnitResult& r = results[sz(j)];
+      const Unit& u = units[ratio_sz(j)];
+      const double z = z0.data[ratio_sz(j)];
+      UnitResult& r = results[ratio_sz(j)];
       r.identified = u.trace > 0.0;
       double a = z;
       if (e && r.identified) {
         double num = 0.0;
-        for (Index i = 0; i < o; ++i) num += (u.column(0)[i] - (*e)[sz(i)]) * u.column(1)[i];
+        for (Index i = 0; i < o; ++i) num += (u.column(0)[i] - (*e)[ratio_sz(i)]) * u.column(1)[i];
         const std::vector<double> roots = order_one_roots(act, table, num / u.g(1, 1));
         for (const double root : roots)
           if (root == roots.front() || std::abs(root - z) < std::abs(a - z)) a = root;
         if (roots.empty()) a = z;
-        two[sz(j)] = roots.size() > 1 ? 1 : 0;
+        two[ratio_sz(j)] = roots.size() > 1 ? 1 : 0;
       }
       r.fits.push_back({a, 0.0});
     });
@@ -497,27 +497,27 @@ PaperBlockRecovery recover_paper_block(const nn::Tensor& theta, const nn::Tensor
   } else {
     const std::vector<double> table = coefficient_table(act, n_order);
     parallel_for(h, kUnits,
-                 [&](Index j) { results[sz(j)] = solve_unit(units[sz(j)], act, table); });
+                 [&](Index j) { results[ratio_sz(j)] = solve_unit(units[ratio_sz(j)], act, table); });
   }
 
-  std::vector<std::vector<std::vector<double>>> shares(sz(h));
+  std::vector<std::vector<std::vector<double>>> shares(ratio_sz(h));
   parallel_for(h, kUnits, [&](Index j) {
-    const UnitResult& r = results[sz(j)];
+    const UnitResult& r = results[ratio_sz(j)];
     if (!r.identified) {
-      shares[sz(j)].emplace_back(units[sz(j)].column(0), units[sz(j)].column(0) + o);
+      shares[ratio_sz(j)].emplace_back(units[ratio_sz(j)].column(0), units[ratio_sz(j)].column(0) + o);
       return;
     }
     for (const Candidate& cand : r.fits)
-      shares[sz(j)].push_back(constant_share(units[sz(j)], act, cand.a));
+      shares[ratio_sz(j)].push_back(constant_share(units[ratio_sz(j)], act, cand.a));
   });
 
   // Θ_0 decides the ties: c/h from the units with one fitting candidate, else by agreement.
-  std::vector<std::size_t> choice(sz(h), 0);
+  std::vector<std::size_t> choice(ratio_sz(h), 0);
   std::vector<const std::vector<double>*> settled;
   std::vector<Index> ambiguous;
   for (Index j = 0; j < h; ++j) {
-    if (shares[sz(j)].size() == 1)
-      settled.push_back(&shares[sz(j)].front());
+    if (shares[ratio_sz(j)].size() == 1)
+      settled.push_back(&shares[ratio_sz(j)].front());
     else
       ambiguous.push_back(j);
   }
@@ -532,13 +532,13 @@ PaperBlockRecovery recover_paper_block(const nn::Tensor& theta, const nn::Tensor
       double best_score = -1.0;
       double best_spread = std::numeric_limits<double>::infinity();
       for (std::size_t q = 0; q < std::min(kHypothesisUnits, ambiguous.size()); ++q) {
-        for (const auto& hyp : shares[sz(ambiguous[q])]) {
+        for (const auto& hyp : shares[ratio_sz(ambiguous[q])]) {
           double score = 0.0;
           double spread = 0.0;
           for (Index j = 0; j < h; ++j) {
             double best = std::numeric_limits<double>::infinity();
-            for (const auto& s : shares[sz(j)]) best = std::min(best, distance2(s, hyp));
-            const double scale = norm2(hyp) + norm2(shares[sz(j)].front()) + 1e-300;
+            for (const auto& s : shares[ratio_sz(j)]) best = std::min(best, distance2(s, hyp));
+            const double scale = norm2(hyp) + norm2(shares[ratio_sz(j)].front()) + 1e-300;
             if (best <= 1e-8 * scale) score += 1.0;
             spread += std::min(1.0, best / scale);
           }
@@ -552,11 +552,11 @@ PaperBlockRecovery recover_paper_block(const nn::Tensor& theta, const nn::Tensor
     }
     auto choose = [&](Index j) {
       double best = std::numeric_limits<double>::infinity();
-      for (std::size_t k = 0; k < shares[sz(j)].size(); ++k) {
-        const double dist = distance2(shares[sz(j)][k], kappa);
+      for (std::size_t k = 0; k < shares[ratio_sz(j)].size(); ++k) {
+        const double dist = distance2(shares[ratio_sz(j)][k], kappa);
         if (dist < best) {
           best = dist;
-          choice[sz(j)] = k;
+          choice[ratio_sz(j)] = k;
         }
       }
     };
@@ -564,7 +564,7 @@ PaperBlockRecovery recover_paper_block(const nn::Tensor& theta, const nn::Tensor
     if (settled.empty()) {
       // Re-estimate c/h from every unit's choice, then choose again.
       std::vector<const std::vector<double>*> chosen;
-      for (Index j = 0; j < h; ++j) chosen.push_back(&shares[sz(j)][choice[sz(j)]]);
+      for (Index j = 0; j < h; ++j) chosen.push_back(&shares[ratio_sz(j)][choice[ratio_sz(j)]]);
       kappa = rowwise_median(chosen, o);
       for (const Index j : ambiguous) choose(j);
     }
@@ -575,28 +575,28 @@ PaperBlockRecovery recover_paper_block(const nn::Tensor& theta, const nn::Tensor
   rec.bias = nn::Tensor({h});
   rec.weight = nn::Tensor({o, h});
   rec.out_bias = nn::Tensor({o});
-  std::vector<double> c_sum(sz(o), 0.0);
+  std::vector<double> c_sum(ratio_sz(o), 0.0);
   for (Index j = 0; j < h; ++j) {
-    const UnitResult& r = results[sz(j)];
-    const Unit& u = units[sz(j)];
-    const double z = z0.data[sz(j)];
+    const UnitResult& r = results[ratio_sz(j)];
+    const Unit& u = units[ratio_sz(j)];
+    const double z = z0.data[ratio_sz(j)];
     if (!r.identified) {
       ++rec.unidentified_units;
-      rec.a[sz(j)] = z;
+      rec.a[ratio_sz(j)] = z;
     } else {
-      const Candidate& cand = r.fits[choice[sz(j)]];
-      rec.a[sz(j)] = cand.a;
+      const Candidate& cand = r.fits[choice[ratio_sz(j)]];
+      rec.a[ratio_sz(j)] = cand.a;
       rec.max_residual = std::max(rec.max_residual, cand.rho);
       // N = 1: c = (σ(z0), σ′(z0)), so this is Θ_1/σ′(z0) (0 when σ′(z0) = 0).
       const std::vector<double> c = nn::taylor_coefficients(act, cand.a, n_order);
       const std::vector<double> w = fitted_column(u, c.data());
-      for (Index i = 0; i < o; ++i) rec.weight.data[sz(i * h + j)] = static_cast<float>(w[sz(i)]);
+      for (Index i = 0; i < o; ++i) rec.weight.data[ratio_sz(i * h + j)] = static_cast<float>(w[ratio_sz(i)]);
     }
-    rec.bias.data[sz(j)] = static_cast<float>(rec.a[sz(j)] - z);
-    const std::vector<double>& share = shares[sz(j)][choice[sz(j)]];
-    for (Index i = 0; i < o; ++i) c_sum[sz(i)] += share[sz(i)];
+    rec.bias.data[ratio_sz(j)] = static_cast<float>(rec.a[ratio_sz(j)] - z);
+    const std::vector<double>& share = shares[ratio_sz(j)][choice[ratio_sz(j)]];
+    for (Index i = 0; i < o; ++i) c_sum[ratio_sz(i)] += share[ratio_sz(i)];
   }
-  for (Index i = 0; i < o; ++i) rec.out_bias.data[sz(i)] = static_cast<float>(c_sum[sz(i)]);
+  for (Index i = 0; i < o; ++i) rec.out_bias.data[ratio_sz(i)] = static_cast<float>(c_sum[ratio_sz(i)]);
   if (n_order == 1) rec.ambiguous_units = order_one_ambiguous;
   return rec;
 }
@@ -651,9 +651,9 @@ nn::Model TaylorRatioInversion::extract(const definitions::Artifact& release,
   const nn::Tensor& v = artifact_tensor(release, "taylor.V");
   const nn::Tensor& z0 = artifact_tensor(release, "taylor.z0");
   const nn::Tensor& theta = artifact_tensor(release, "taylor.theta");
-  const Index in = arch.sizes[sz(k)];
-  const Index h = arch.sizes[sz(k + 1)];
-  const Index o = arch.sizes[sz(k + 2)];
+  const Index in = arch.sizes[ratio_sz(k)];
+  const Index h = arch.sizes[ratio_sz(k + 1)];
+  const Index o = arch.sizes[ratio_sz(k + 2)];
   if (v.shape != std::vector<std::int64_t>{h, in})
     throw InvalidArgument("taylor_ratio_inversion: taylor.V has shape " + v.shape_string() +
                           ", expected [" + std::to_string(h) + ", " + std::to_string(in) + "]");

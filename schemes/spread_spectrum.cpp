@@ -122,7 +122,8 @@ definitions::VerifyResult SpreadSpectrum::verify(const definitions::OwnerSecret&
   std::string why;
   const auto key = resolve(secret, &why);
   if (!key || r.details.contains("rejected")) return r;
-  const auto c = correlate(suspect, *key);
+  std::optional<nn::Alignment> aligned;
+  const auto c = correlate(reading_model(secret, suspect, aligned), *key);
   if (!c) return r;
   double sum = 0;
   for (std::size_t j = 0; j < c->corr.size(); ++j)

@@ -64,6 +64,7 @@ MarkParams MarkParams::from(const definitions::Params& params, const MarkParams&
   p.ecc_t = params.get_int("ecc_t", p.ecc_t);
   p.two_sided = params.get_bool("two_sided", p.two_sided);
   if (params.contains("threshold")) p.threshold = params.get_double("threshold", 0.0);
+  p.align = params.get_string("align", p.align);
   return p;
 }
 
@@ -86,6 +87,8 @@ void MarkParams::validate(const std::string& scheme) const {
     throw bad("with ecc_t > 0, bits must be a multiple of 8 with bits/8 - 2*ecc_t >= 1 and " +
               std::string("bits/8 <= 255 (Reed-Solomon over GF(2^8))"));
   if (threshold && !(*threshold >= 0)) throw bad("threshold must be >= 0");
+  if (align != "auto" && align != "on" && align != "off")
+    throw bad("align must be auto, on or off, got '" + align + "'");
 }
 
 nlohmann::json MarkParams::to_json() const {
@@ -174,6 +177,10 @@ definitions::OwnerSecret WatermarkScheme::keygen(const nn::Model& model, Rng& co
                      {"record",
                       {{"model", definitions::tensors_digest_hex(model.tensors)},
                        {"claim", claim.fingerprint()}}}};
+  // The owner keeps its model as the reference for alignment: the model before marking, which
+  // does not depend on the mark key, so aligning an unmarked suspect to it cannot pull the
+  // suspect towards the mark.
+  keep_reference(secret, model);
   return secret;
 }
 
@@ -189,6 +196,27 @@ definitions::Release WatermarkScheme::release(const nn::Model& model, Rng& coins
   r.artifact = definitions::model_artifact(marked, id());
   r.secret.metadata["record"]["marked"] = definitions::tensors_digest_hex(marked.tensors);
   return r;
+}
+
+namespace {
+const std::string kReferencePrefix = "reference.";
+}  // namespace
+
+void WatermarkScheme::keep_reference(definitions::OwnerSecret& secret, const nn::Model& model) {
+  for (const auto& [name, t] : model.tensors) secret.tensors[kReferencePrefix + name] = t;
+  secret.metadata["reference_architecture"] = model.arch.to_json();
+}
+
+std::optional<nn::Model> WatermarkScheme::reference_model(const definitions::OwnerSecret& secret) {
+  if (!secret.metadata.is_object() || !secret.metadata.contains("reference_architecture"))
+    return std::nullopt;
+  nn::Model m;
+  m.arch = nn::Architecture::from_json(secret.metadata["reference_architecture"]);
+  for (const auto& [name, t] : secret.tensors)
+    if (name.rfind(kReferencePrefix, 0) == 0)
+      m.tensors.emplace(name.substr(kReferencePrefix.size()), t);
+  m.validate();
+  return m;
 }
 
 nn::Matrix WatermarkScheme::infer(const definitions::Artifact& artifact,
@@ -306,13 +334,30 @@ definitions::VerifyResult WatermarkScheme::verify(const definitions::OwnerSecret
   const auto key = resolve(secret, &why);
   if (!key) return reject(why);
   std::optional<std::vector<std::uint8_t>> bits;
+  std::optional<nn::Alignment> aligned;
   try {
     suspect.validate();
-    bits = read(suspect, *key);
+    bits = read(reading_model(secret, suspect, aligned), *key);
   } catch (const InvalidArgument& e) {
     return judge(*key, std::nullopt, e.what());
   }
-  return judge(*key, bits);
+  definitions::VerifyResult result = judge(*key, bits);
+  if (aligned) result.details["alignment"] = aligned->to_json();
+  return result;
+}
+
+const nn::Model& WatermarkScheme::reading_model(const definitions::OwnerSecret& secret,
+                                                const nn::Model& suspect,
+                                                std::optional<nn::Alignment>& aligned) const {
+  if (mark_.align == "off") return suspect;
+  const auto reference = reference_model(secret);
+  if (!reference) {
+    if (mark_.align == "on")
+      throw InvalidArgument("align = on, but the owner's secret holds no reference model");
+    return suspect;
+  }
+  aligned = nn::align_to_reference(suspect, *reference);
+  return aligned->model;
 }
 
 CarrierLayout CarrierLayout::of(const nn::Model& model, const std::vector<std::string>& names) {

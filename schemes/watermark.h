@@ -4,7 +4,8 @@
 //   KeyGen(M; r):  statement = "wrsec-mark v1; scheme=<id>; model=<SHA-256 of M>; nonce=<r>"
 //                  [+ "; params=<JSON>": public embedding parameters, e.g. qim's steps, so that
 //                  they are signed too],
-//                  claim = (statement, pk, σ = RSA-FDH_sk(statement))   (definitions/owner_key.h)
+//                  claim = (statement, pk, σ = RSA-FDH_sk(statement))   (definitions/owner_key.h);
+//                  the secret also keeps M itself, the reference for alignment (below)
 //   Embed(M, K):   scheme-specific, with the keyed objects drawn from K = MarkKey(claim) and the
 //                  message m = K.message_bits(T) (Reed–Solomon encoded when ecc_t > 0)
 //   Release:       A = the marked model in the clear (Infer = its forward pass);
@@ -18,6 +19,12 @@
 //                  (two-sided: 2·min of both tails, for bit-inverting attacks);
 //                  accept iff p ≤ target_fpr, or iff k > threshold when a calibrated threshold is
 //                  given (strict, so an empirical quantile keeps the nominal FPR).
+//                  Before reading, unless align = off, the suspect's hidden units are aligned to
+//                  the owner's reference model kept in s (nn/align.h: dummy units merged, scale
+//                  normalised, permutation undone); the alignment log is in the result's details.
+//                  The reference is the owner's model before marking, which does not depend on
+//                  the mark key, so alignment leaves the null distribution of an unmarked suspect
+//                  unchanged (aligning to the marked model would bias the read towards the mark).
 // The owner's key pair is a function of owner_seed (generated once per scheme object: games and
 // tests), or a real owner's key given to with_owner_key() (wrsec mark).
 #include <cstdint>
@@ -31,6 +38,7 @@
 #include "definitions/params.h"
 #include "definitions/reed_solomon.h"
 #include "definitions/scheme.h"
+#include "nn/align.h"
 #include "nn/model.h"
 
 namespace wrsec::schemes {
@@ -48,7 +56,12 @@ struct MarkParams {
   std::int64_t ecc_t = 0;            // Reed–Solomon symbol errors corrected (0 = no coding)
   bool two_sided = false;
   std::optional<double> threshold;  // calibrated rule: accept iff matches > threshold
-  std::string bits_key = "bits";    // the parameter `bits` was read from (named in errors)
+  // Alignment before reading (nn/align.h): auto = align the suspect's hidden units to the owner's
+  // reference model whenever the secret holds one;
+  // on = require it (reject without a reference); off = read the suspect as found.
+  // keygen() keeps the owner's unmarked model there.
+  std::string align = "auto";
+  std::string bits_key = "bits";  // the parameter `bits` was read from (named in errors)
 
   // Reads the common keys with `defaults` as fallback (the number of symbols under `bits_key`;
   // `layers` only when with_layers); validate() is called by the scheme.
@@ -99,6 +112,17 @@ class WatermarkScheme : public definitions::WeightReleaseScheme {
   // when the claim does not verify (bad signature, missing explicit material, wrong length).
   [[nodiscard]] std::optional<ResolvedKey> resolve(const definitions::OwnerSecret& secret,
                                                    std::string* why) const;
+  // The model Verify reads: the suspect aligned to the secret's reference model (stored in
+  // `aligned`) unless align = off or there is none; InvalidArgument when align = on without one
+  // or the suspect cannot be aligned (other depth or input/output sizes).
+  [[nodiscard]] const nn::Model& reading_model(const definitions::OwnerSecret& secret,
+                                               const nn::Model& suspect,
+                                               std::optional<nn::Alignment>& aligned) const;
+  // The owner's reference model kept in a secret (keygen() stores the unmarked model), if any.
+  [[nodiscard]] static std::optional<nn::Model> reference_model(
+      const definitions::OwnerSecret& secret);
+  // Stores `model` as the owner's reference model in a secret.
+  static void keep_reference(definitions::OwnerSecret& secret, const nn::Model& model);
   // The owner's key pair (the given key, or generated from owner_seed on first use).
   [[nodiscard]] const definitions::OwnerKeyPair& owner() const;
 

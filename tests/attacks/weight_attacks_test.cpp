@@ -703,5 +703,48 @@ TEST(WeightAttackParams, RejectInvalidModels) {
     EXPECT_THROW((void)run(id, {}, m), InvalidArgument) << id;
 }
 
+// compose = second(first(M)), each step with its own coins and its own prefixed parameters.
+TEST(Compose, AppliesBothStepsInOrderWithTheirOwnCoins) {
+  const nn::Model m = make_model("mlp:12,8,6,3:relu");
+  const nn::Model composed = run("compose",
+                                 {{"first", "permute"},
+                                  {"second", "quantize"},
+                                  {"second.bits", "4"},
+                                  {"second.granularity", "tensor"}},
+                                 m);
+  Rng coins(7, stable_hash("test"), 0);
+  Rng first = coins.derive("first"), second = coins.derive("second");
+  const definitions::RemovalContext context;
+  const nn::Model permuted = make_remover("permute", {})->remove(m, context, first);
+  const nn::Model expected = make_remover("quantize", {{"bits", "4"}, {"granularity", "tensor"}})
+                                 ->remove(permuted, context, second);
+  EXPECT_EQ(composed.tensors, expected.tensors);
+  EXPECT_NE(composed.tensors, permuted.tensors);  // the second step did act
+}
+
+TEST(Compose, BadStepsAreRejectedWithTheStepNamed) {
+  const auto message = [](const std::map<std::string, std::string>& p) {
+    try {
+      (void)make_remover("compose", p);
+    } catch (const InvalidArgument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message({{"second", "permute"}}).find("'first'"), std::string::npos);
+  EXPECT_NE(message({{"first", "permute"}, {"second", "nosuch"}}).find("second"),
+            std::string::npos);
+  EXPECT_NE(message({{"first", "taylor_sign_hypothesis"}, {"second", "permute"}})
+                .find("not a removal attack"),
+            std::string::npos);
+  EXPECT_NE(
+      message({{"first", "permute"}, {"second", "quantize"}, {"second.bitz", "8"}}).find("bitz"),
+      std::string::npos);
+  EXPECT_NE(message({{"first", "permute"}, {"second", "identity"}, {"third", "x"}}).find("third"),
+            std::string::npos);
+  EXPECT_NE(message({{"first", "compose"}, {"second", "identity"}}).find("cannot itself"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace wrsec::attacks

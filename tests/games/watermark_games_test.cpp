@@ -157,8 +157,9 @@ TEST(WmRemoval, LsbParityIsRemovedByInt8Quantization) {
 
 // Permuting the hidden units feeding uchida's carrier layer scrambles X·w while the function stays
 // the same (up to float summation order).
-TEST(WmRemoval, UchidaIsRemovedByPermutation) {
-  const CellResult r = run(cell("wm_removal", "uchida", "permute"), 30);
+// The verifier that reads the suspect as found (align = off) is defeated by permutation.
+TEST(WmRemoval, UchidaIsRemovedByPermutationWithoutAlignment) {
+  const CellResult r = run(cell("wm_removal", "uchida", "permute", {{"align", "off"}}), 30);
   const std::uint64_t k = at_least(30, kRemovedByDesign);  // 25 (measured: 30 of 30)
   EXPECT_GE(r.counts.wins, k);
   EXPECT_GE(r.advantage.lower, definitions::cp_lower(k, 30, kAlpha));
@@ -173,6 +174,15 @@ TEST(WmRemoval, UchidaIsRemovedByPermutation) {
   // The permuted carrier reads as under the null: Verify accepts with probability <= 1e-3, so at
   // most 3 of 30 (P[more] = 2.7e-8).
   EXPECT_LE(count_of(metric(r, "detected")), at_most(30, 1e-3));
+}
+
+// With alignment to the owner's unmarked model (the default), the permutation is undone and the
+// mark is read in every trial: zero wins, so Adv <= cp_upper(0, 30) = 0.095 at 95%.
+TEST(WmRemoval, UchidaSurvivesPermutationWithAlignment) {
+  const CellResult r = run(cell("wm_removal", "uchida", "permute"), 30);
+  EXPECT_EQ(r.counts.wins, 0u);
+  EXPECT_DOUBLE_EQ(r.advantage.upper, zero_win_upper(30));
+  EXPECT_EQ(metric(r, "detected").mean(), 1.0);
 }
 
 // qim's step is chosen to survive INT8 quantisation, per tensor or per output channel: zero wins.

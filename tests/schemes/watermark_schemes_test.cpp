@@ -450,6 +450,8 @@ TEST_P(EveryScheme, KeyGenIsTheSecretOfRelease) {
   expected["record"].erase("marked");
   EXPECT_EQ(key.metadata, expected);
   EXPECT_EQ(key.tensors, r.rel.secret.tensors);
+  // The secret keeps the owner's unmarked model, the reference for alignment.
+  EXPECT_EQ(as_watermark(*r.scheme).reference_model(key)->tensors, r.base.tensors);
   EXPECT_EQ(key.metadata.at("params"), as_watermark(*r.scheme).mark_params().to_json());
 }
 
@@ -621,8 +623,15 @@ TEST_P(EveryScheme, SuspectsThatDoNotFitAreRejected) {
     expect_unmarked(r.scheme->verify(r.rel.secret, random_model(4, "mlp:784,72,64,10:relu")), 100,
                     0.1, false, "other hidden sizes");
   } else {
-    misfits.push_back(random_model(4, "mlp:784,72,64,10:relu"));
-    misfits.push_back(random_model(4, "mlp:784,32,64,10:relu"));
+    // Other hidden widths are aligned to the owner's model (dummy units change widths) and read
+    // as unmarked; read as found (align = off) they do not fit the key.
+    misfits.push_back(random_model(4, "mlp:784,64,10:relu"));  // another depth
+    const auto as_found = make_scheme(id, {{"align", "off"}});
+    for (const char* arch : {"mlp:784,72,64,10:relu", "mlp:784,32,64,10:relu"}) {
+      const nn::Model other = random_model(4, arch);
+      expect_unmarked(r.scheme->verify(r.rel.secret, other), 32, 0.5, false, arch);
+      EXPECT_TRUE(rejected(as_found->verify(r.rel.secret, other))) << arch;
+    }
   }
   for (std::size_t i = 0; i < misfits.size(); ++i) {
     VerifyResult v;
@@ -959,11 +968,16 @@ TEST(Qim, Parameters) {
   const auto params = nlohmann::json::parse(st.substr(st.find("; params=") + 9));
   EXPECT_TRUE(params.at("delta").contains("layers.0.weight"));
   EXPECT_TRUE(params.at("delta").contains("layers.1.weight"));
-  // A suspect whose carrier has the same size is read; the signed step is not re-derived from it.
+  // A suspect whose carrier has the same size is read; the signed step is not re-derived from it
+  // (read as found, align = off). Alignment rescales each unit back to the reference's norm.
   nn::Model rescaled = marked;
   for (float& v : rescaled.tensors.at("layers.0.weight").data) v *= 3;
-  EXPECT_FALSE(two->verify(rel.secret, rescaled).details.contains("rejected"));
-  EXPECT_LT(two->verify(rel.secret, rescaled).matches, 32U);
+  const auto as_found = make_scheme("qim", {{"layers", "0,1"}, {"align", "off"}});
+  EXPECT_FALSE(as_found->verify(rel.secret, rescaled).details.contains("rejected"));
+  EXPECT_LT(as_found->verify(rel.secret, rescaled).matches, 32U);
+  const VerifyResult aligned = two->verify(rel.secret, rescaled);
+  EXPECT_TRUE(aligned.details.contains("alignment"));
+  EXPECT_GT(aligned.matches, as_found->verify(rel.secret, rescaled).matches);
 }
 
 // ================================================================================================
@@ -1034,8 +1048,7 @@ TEST(SpreadSpectrum, ZScoreDetector) {
   }
   EXPECT_LT(std::fabs(sum_z / std::sqrt(10.0)), 5.7);
   // Misfits are rejected with no z-score.
-  const VerifyResult misfit =
-      zscore->verify(r.rel.secret, random_model(4, "mlp:784,72,64,10:relu"));
+  const VerifyResult misfit = zscore->verify(r.rel.secret, random_model(4, "mlp:784,64,10:relu"));
   EXPECT_TRUE(rejected(misfit));
   EXPECT_FALSE(misfit.details.contains("zscore"));
   EXPECT_NE(invalid_argument_message([] {
