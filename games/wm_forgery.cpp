@@ -54,7 +54,10 @@ definitions::TrialOutcome WmForgery::play(const definitions::WeightReleaseScheme
   bool distinct = false, signature_valid = false, owner_key = false;
   try {
     const auto claim = definitions::OwnerClaim::from_json(forged.metadata.at("claim"));
-    distinct = claim.fingerprint() != owner_claim.fingerprint();
+    // New iff it names another key or another statement: fields the binding rule does not use
+    // (or another serialisation) do not make the owner's claim someone else's.
+    distinct =
+        claim.public_key != owner_claim.public_key || claim.statement != owner_claim.statement;
     signature_valid =
         definitions::verify_statement(claim.public_key, claim.statement, claim.signature_hex);
     owner_key = claim.public_key == owner_claim.public_key;

@@ -3,7 +3,7 @@
 //   θ ← ModelSource;  (M, s) ← Release(θ; r)          (the owner marks θ)
 //   target = M (target=owner)  or  M_0 ← null model i mod K (target=independent)
 //   c ← F(target, Π_adv, public claim of s)             (a claim in the OwnerSecret format)
-//   win iff c ≠ s's claim (fingerprints differ) AND Verify(c, target) = 1.
+//   win iff c is not s's claim (another public key or another statement) AND Verify(c, target) = 1.
 //   Adv = Pr[win] (baseline 0). Under binding=signature a claim must carry a valid signature and
 //   its message is derived from it, so a forger without the owner's key succeeds with about the
 //   FPR per claim it tries; under binding=none (the naive rule) it can choose the message.

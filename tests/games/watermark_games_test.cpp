@@ -317,6 +317,44 @@ TEST(WmForgery, SignatureBindingDefeatsCopyBits) {
   EXPECT_EQ(metric(independent, "match_fraction").min, 1.0);
 }
 
+// A "forger" that returns the owner's own claim with an extra field that signature binding does
+// not use (an explicit message). It names the owner's key and statement, so it is the owner's
+// claim, not a new one, and must never count as a forgery (before the fix it won every trial: the
+// game compared serialised claims).
+class ReplayOwnersClaim final : public definitions::Forger {
+ public:
+  [[nodiscard]] std::string id() const override { return "replay_owners_claim"; }
+  [[nodiscard]] definitions::OwnerSecret forge(const nn::Model& /*target*/,
+                                               const definitions::ForgeryContext& context,
+                                               Rng& /*coins*/) const override {
+    definitions::OwnerSecret s;
+    s.metadata["claim"] = context.owner_claim;
+    s.metadata["claim"]["message"] = std::vector<int>(32, 1);
+    return s;
+  }
+};
+
+TEST(WmForgery, TheOwnersClaimWithAnUnusedFieldIsNotAForgery) {
+  const auto game =
+      Catalog::global().games.create("wm_forgery", Params(ParamMap{{"model", kModel}}));
+  const auto scheme = Catalog::global().schemes.create(
+      "qim", Params(scheme_params("qim", {{"binding", "signature"}})));
+  const ReplayOwnersClaim replay;
+  for (std::uint64_t trial = 0; trial < 3; ++trial) {
+    Rng coins(kSeed, stable_hash("watermark_games_test.replay"), trial);
+    const auto outcome = game->play(scheme.get(), replay, coins);
+    const auto value = [&](const std::string& name) {
+      for (const auto& [k, v] : outcome.metrics)
+        if (k == name) return v;
+      throw LogicError("no metric '" + name + "'");
+    };
+    EXPECT_FALSE(outcome.win) << "trial " << trial;
+    EXPECT_EQ(value("claims_owner_key"), 1.0);
+    EXPECT_EQ(value("signature_valid"), 1.0);
+    EXPECT_EQ(value("match_fraction"), 1.0);  // Verify does accept it
+  }
+}
+
 // fake_signature names the owner's public key over a new statement, with the owner's old
 // signature or a random one: without the owner's signing key the claim never verifies.
 TEST(WmForgery, FakeSignatureNeverVerifies) {
