@@ -41,12 +41,14 @@ void grow_cols(nn::Tensor& t, std::int64_t k) {
 }
 
 // Adds k units after the n existing ones (before the permutation).
-void add_units(HiddenLayer& layer, std::int64_t n, std::int64_t k, bool clique, Rng& coins) {
+void add_units(HiddenLayer& layer, std::int64_t n, std::int64_t k, bool clique, double jitter,
+               Rng& coins) {
   for (nn::Tensor* t : layer.incoming) grow_rows(*t, k);
   if (layer.bias != nullptr) grow_rows(*layer.bias, k);
   grow_cols(*layer.outgoing, k);
   Rng units = coins.derive("units");
   Rng values = coins.derive("values");
+  Rng noise = coins.derive("jitter");
   nn::Tensor& out = *layer.outgoing;
   const std::int64_t m = out.shape[0], width = n + k;
   const auto out_at = [&](std::int64_t r, std::int64_t c) -> float& {
@@ -55,10 +57,14 @@ void add_units(HiddenLayer& layer, std::int64_t n, std::int64_t k, bool clique, 
   if (!clique) {
     for (std::int64_t j = 0; j < k; ++j) {
       const auto i = static_cast<std::int64_t>(units.below(static_cast<std::uint64_t>(n)));
-      for (nn::Tensor* t : layer.incoming) {
+      for (std::size_t s = 0; s < layer.incoming.size(); ++s) {
+        nn::Tensor* t = layer.incoming[s];
         const std::int64_t cols = t->shape[1];
-        for (std::int64_t c = 0; c < cols; ++c)
-          t->data[at((n + j) * cols + c)] = t->data[at(i * cols + c)];
+        for (std::int64_t c = 0; c < cols; ++c) {
+          float v = t->data[at(i * cols + c)];
+          if (jitter > 0) v += static_cast<float>(jitter * layer.sigma_in[s] * noise.normal());
+          t->data[at((n + j) * cols + c)] = v;
+        }
       }
       if (layer.bias != nullptr) layer.bias->data[at(n + j)] = layer.bias->data[at(i)];
       for (std::int64_t r = 0; r < m; ++r) {
@@ -94,6 +100,7 @@ DummyNeuronsParams DummyNeuronsParams::from(const definitions::Params& params) {
   DummyNeuronsParams p;
   p.kind = params.get_string("kind", p.kind);
   p.count = params.get_int("count", p.count);
+  p.jitter = params.get_double("jitter", p.jitter);
   p.validate();
   return p;
 }
@@ -105,6 +112,10 @@ void DummyNeuronsParams::validate() const {
     throw InvalidArgument("dummy_neurons: count must lie in [1, 100000]");
   if (kind == "clique" && count < 2)
     throw InvalidArgument("dummy_neurons: count must be >= 2 for kind=clique");
+  if (!(jitter >= 0.0 && jitter <= 10.0))
+    throw InvalidArgument("dummy_neurons: jitter must lie in [0, 10]");
+  if (jitter > 0.0 && kind != "split")
+    throw InvalidArgument("dummy_neurons: jitter applies to kind=split only");
 }
 
 nn::Model DummyNeurons::remove(const nn::Model& marked,
@@ -126,7 +137,7 @@ nn::Model DummyNeurons::remove(const nn::Model& marked,
     layer.sigma_out = sigma(down);
     Rng r = coins.derive("hidden");
     const std::int64_t n = out.arch.sizes[1];
-    add_units(layer, n, k, clique, r);
+    add_units(layer, n, k, clique, params_.jitter, r);
     out.arch.sizes[1] = n + k;
     Rng perm = r.derive("permutation");
     permute_hidden_units(out, 0, random_permutation(n + k, perm));
@@ -143,7 +154,7 @@ nn::Model DummyNeurons::remove(const nn::Model& marked,
       layer.sigma_out = sigma(next);
       Rng r = coins.derive("layers." + std::to_string(l));
       const std::int64_t n = out.arch.sizes[l + 1];
-      add_units(layer, n, k, clique, r);
+      add_units(layer, n, k, clique, params_.jitter, r);
       out.arch.sizes[l + 1] = n + k;
       Rng perm = r.derive("permutation");
       permute_hidden_units(out, l, random_permutation(n + k, perm));

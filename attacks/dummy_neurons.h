@@ -7,6 +7,8 @@
 //   split  (NeuronSplit): for each new unit u, pick i uniform in [0, n); u copies i's incoming
 //          row(s) and bias, so a_u = a_i; its outgoing column is r ~ N(0, σ_out²)^m and
 //          c_i ← c_i − r, hence c_i·a_i + r·a_u is unchanged (c_i accumulates every split of i).
+//          With jitter > 0 each copied weight gets + jitter·σ_in·z, z ~ N(0, 1) (coins "jitter"),
+//          so a_u ≈ a_i only: an adaptive attack on alignment's collinearity test.
 //   clique (NeuronClique, count ≥ 2): count units with one shared random incoming row
 //          ρ ~ N(0, σ_in²) (per incoming matrix) and bias 0, so their activations are equal;
 //          outgoing columns r_1..r_{k−1} ~ N(0, σ_out²)^m and r_k = −Σ_{j<k} r_j, so Σ_j r_j·a = 0.
@@ -28,6 +30,10 @@ namespace wrsec::attacks {
 struct DummyNeuronsParams {
   std::string kind = "split";  // split | clique
   std::int64_t count = 8;      // new units per hidden layer: [1, 100000] (clique: >= 2)
+  // Adaptive variant against alignment's collinearity test (split only): each copied incoming
+  // weight gets + jitter·σ_in·N(0, 1), so the copy is only nearly collinear with its unit and
+  // the function changes slightly (reported by the game as an accuracy cost). 0 = exact copies.
+  double jitter = 0.0;  // [0, 10]
 
   static DummyNeuronsParams from(const definitions::Params& params);
   void validate() const;

@@ -118,7 +118,8 @@ void register_builtin_attacks(definitions::Registry<definitions::Adversary>& reg
                });
   registry.add("dummy_neurons",
                "removal: structural obfuscation, add cancelling dummy units to every hidden layer "
-               "and shuffle (params kind=split|clique, count)",
+               "and shuffle (params kind=split|clique, count, jitter: split copies only nearly "
+               "collinear)",
                [](const definitions::Params& p) {
                  return std::make_unique<DummyNeurons>(DummyNeuronsParams::from(p));
                });

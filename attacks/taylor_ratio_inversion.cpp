@@ -53,7 +53,9 @@ struct Unit {
   std::vector<double> gram;  // gram[(n−1)·N + (m−1)] = ⟨Θ_n, Θ_m⟩, n, m = 1..N
   double trace = 0.0;
 
-  [[nodiscard]] double g(int n, int m) const { return gram[ratio_sz(Index(n - 1) * order + (m - 1))]; }
+  [[nodiscard]] double g(int n, int m) const {
+    return gram[ratio_sz(Index(n - 1) * order + (m - 1))];
+  }
   [[nodiscard]] const double* column(int n) const { return col.data() + ratio_sz(Index(n) * rows); }
 };
 
@@ -65,7 +67,8 @@ Unit load_unit(const nn::Tensor& theta, Index j) {
   const Index o = u.rows;
   u.col.resize(ratio_sz(Index(u.order + 1) * o));
   for (int n = 0; n <= u.order; ++n)
-    for (Index i = 0; i < o; ++i) u.col[ratio_sz(n * o + i)] = theta.data[ratio_sz((Index(n) * o + i) * h + j)];
+    for (Index i = 0; i < o; ++i)
+      u.col[ratio_sz(n * o + i)] = theta.data[ratio_sz((Index(n) * o + i) * h + j)];
   const int nn_ = u.order;
   u.gram.assign(ratio_sz(Index(nn_) * nn_), 0.0);
   for (int n = 1; n <= nn_; ++n)
@@ -218,7 +221,8 @@ std::vector<double> coefficient_table(nn::Activation act, int order) {
   parallel_for(kGridPoints, kUnits, [&](Index g) {
     const std::vector<double> c =
         nn::taylor_coefficients(act, kGridMin + double(g) * kGridStep, order);
-    std::copy(c.begin(), c.end(), table.begin() + static_cast<std::ptrdiff_t>(ratio_sz(g) * stride));
+    std::copy(c.begin(), c.end(),
+              table.begin() + static_cast<std::ptrdiff_t>(ratio_sz(g) * stride));
   });
   return table;
 }
@@ -259,7 +263,8 @@ UnitResult solve_unit(const Unit& u, nn::Activation act, const std::vector<doubl
   // Brackets of every usable pair, each located first by secant interpolation on the grid.
   std::vector<Bracket> brackets;
   for (int n = 1; n < order; ++n) {
-    if (!(norm[ratio_sz(n)] >= kUsableNorm * norm_max && norm[ratio_sz(n + 1)] >= kUsableNorm * norm_max))
+    if (!(norm[ratio_sz(n)] >= kUsableNorm * norm_max &&
+          norm[ratio_sz(n + 1)] >= kUsableNorm * norm_max))
       continue;
     const double t = u.g(n, n + 1) / u.g(n, n);
     std::size_t found = 0;
@@ -496,15 +501,17 @@ PaperBlockRecovery recover_paper_block(const nn::Tensor& theta, const nn::Tensor
     for (const char t : two) order_one_ambiguous += t;
   } else {
     const std::vector<double> table = coefficient_table(act, n_order);
-    parallel_for(h, kUnits,
-                 [&](Index j) { results[ratio_sz(j)] = solve_unit(units[ratio_sz(j)], act, table); });
+    parallel_for(h, kUnits, [&](Index j) {
+      results[ratio_sz(j)] = solve_unit(units[ratio_sz(j)], act, table);
+    });
   }
 
   std::vector<std::vector<std::vector<double>>> shares(ratio_sz(h));
   parallel_for(h, kUnits, [&](Index j) {
     const UnitResult& r = results[ratio_sz(j)];
     if (!r.identified) {
-      shares[ratio_sz(j)].emplace_back(units[ratio_sz(j)].column(0), units[ratio_sz(j)].column(0) + o);
+      shares[ratio_sz(j)].emplace_back(units[ratio_sz(j)].column(0),
+                                       units[ratio_sz(j)].column(0) + o);
       return;
     }
     for (const Candidate& cand : r.fits)
@@ -590,13 +597,15 @@ PaperBlockRecovery recover_paper_block(const nn::Tensor& theta, const nn::Tensor
       // N = 1: c = (σ(z0), σ′(z0)), so this is Θ_1/σ′(z0) (0 when σ′(z0) = 0).
       const std::vector<double> c = nn::taylor_coefficients(act, cand.a, n_order);
       const std::vector<double> w = fitted_column(u, c.data());
-      for (Index i = 0; i < o; ++i) rec.weight.data[ratio_sz(i * h + j)] = static_cast<float>(w[ratio_sz(i)]);
+      for (Index i = 0; i < o; ++i)
+        rec.weight.data[ratio_sz(i * h + j)] = static_cast<float>(w[ratio_sz(i)]);
     }
     rec.bias.data[ratio_sz(j)] = static_cast<float>(rec.a[ratio_sz(j)] - z);
     const std::vector<double>& share = shares[ratio_sz(j)][choice[ratio_sz(j)]];
     for (Index i = 0; i < o; ++i) c_sum[ratio_sz(i)] += share[ratio_sz(i)];
   }
-  for (Index i = 0; i < o; ++i) rec.out_bias.data[ratio_sz(i)] = static_cast<float>(c_sum[ratio_sz(i)]);
+  for (Index i = 0; i < o; ++i)
+    rec.out_bias.data[ratio_sz(i)] = static_cast<float>(c_sum[ratio_sz(i)]);
   if (n_order == 1) rec.ambiguous_units = order_one_ambiguous;
   return rec;
 }

@@ -78,21 +78,24 @@ void align_layer(const MatD& ref, MatD& rows, MatD& out, bool homogeneous,
       if (snorm[j] == 0.0) continue;
       for (Index k = j + 1; k < ns; ++k) {
         if (snorm[k] == 0.0 || g(a, k) < options.merge_cosine) continue;
-        if (!homogeneous && std::abs(snorm[k] - snorm[j]) > 1e-6 * std::max(snorm[j], snorm[k]))
+        if (!homogeneous &&
+            std::min(snorm[j], snorm[k]) < options.merge_cosine * std::max(snorm[j], snorm[k]))
           continue;
         const Index rj = uf_root(parent, j), rk = uf_root(parent, k);
         if (rj != rk) parent[static_cast<std::size_t>(std::max(rj, rk))] = std::min(rj, rk);
       }
     }
   }
-  MatD merged_out = MatD::Zero(m, ns);
+  MatD merged_out = MatD::Zero(m, ns);  // per unit of the root's activation
   std::vector<char> is_root(static_cast<std::size_t>(ns), 0);
+  std::vector<std::vector<Index>> members(static_cast<std::size_t>(ns));
   for (Index k = 0; k < ns; ++k) {
     if (snorm[k] == 0.0) {
       ++log.dropped;  // a zero row: the unit's activation is constant f(0) = 0
       continue;
     }
     const Index r = uf_root(parent, k);
+    members[static_cast<std::size_t>(r)].push_back(k);
     if (r == k) {
       is_root[static_cast<std::size_t>(k)] = 1;
     } else {
@@ -122,9 +125,19 @@ void align_layer(const MatD& ref, MatD& rows, MatD& out, bool homogeneous,
   Eigen::VectorXd rnorm;
   const MatD ru = unit_rows(ref, rnorm);
   const Index nk = static_cast<Index>(kept.size());
+  // A group's cosine to a reference unit is its best member's; that member's row is kept (the
+  // original of a near-collinear copy, not the copy).
+  const MatD full = ru * su.transpose();
   MatD cosine(nr, nk);
+  std::vector<Index> best_member(static_cast<std::size_t>(nr * nk), -1);
   for (Index c = 0; c < nk; ++c)
-    cosine.col(c) = ru * su.row(kept[static_cast<std::size_t>(c)]).transpose();
+    for (Index i = 0; i < nr; ++i) {
+      Index best = -1;
+      for (const Index j : members[static_cast<std::size_t>(kept[static_cast<std::size_t>(c)])])
+        if (best < 0 || full(i, j) > full(i, best)) best = j;
+      cosine(i, c) = full(i, best);
+      best_member[static_cast<std::size_t>(i * nk + c)] = best;
+    }
   std::vector<Index> match(static_cast<std::size_t>(nr), -1);  // reference unit -> kept column
   if (nr > 0 && nk > 0) {
     if (std::max(nr, nk) > kMaxHungarian) {
@@ -174,11 +187,14 @@ void align_layer(const MatD& ref, MatD& rows, MatD& out, bool homogeneous,
       ++log.unmatched_reference;
       continue;
     }
-    const Index j = kept[static_cast<std::size_t>(c)];
+    const Index root = kept[static_cast<std::size_t>(c)];
+    const Index j = best_member[static_cast<std::size_t>(i * nk + c)];
     double beta = homogeneous && options.rescale && rnorm[i] > 0.0 ? rnorm[i] / snorm[j] : 1.0;
     if (std::abs(std::log(beta)) <= options.rescale_tolerance) beta = 1.0;
+    // The group's column per unit of member j's activation (relu: a_j = (‖r_j‖/‖r_root‖)·a_root).
+    const double per_member = homogeneous ? snorm[root] / snorm[j] : 1.0;
     new_rows.row(i) = beta * rows.row(j);
-    new_out.col(i) = merged_out.col(j) / beta;
+    new_out.col(i) = merged_out.col(root) * (per_member / beta);
     double other = -1.0;
     for (Index k = 0; k < nk; ++k)
       if (k != c) other = std::max(other, cosine(i, k));

@@ -4,10 +4,12 @@
 // 2023; the recipe of ../shared/reference/ownership_evidence.md §1). Hidden layer by hidden layer,
 // with the suspect's inputs already in the reference's order, each unit j is described by its
 // incoming row r_j = (W[j,:], b_j) (swiglu: (W_gate[j,:], W_up[j,:])) and outgoing column c_j:
-//   1. merge:  units whose rows are collinear, cos(r_j, r_k) ≥ merge_cosine, are one unit split
-//              (relu: r_k = α·r_j, α > 0, so a_k = α·a_j; other activations: equal rows, α = 1):
-//              c_j ← c_j + α·c_k. A merged unit whose column is below dead_fraction of the median
-//              column norm (a clique whose columns sum to zero) is dropped, as is a zero row.
+//   1. merge:  units whose rows are (nearly) collinear, cos(r_j, r_k) ≥ merge_cosine, are one unit
+//              split (relu: r_k ≈ α·r_j, α > 0, so a_k ≈ α·a_j; other activations: also
+//              ‖r_k‖ ≈ ‖r_j‖, α = 1): c_j ← c_j + α·c_k. A merged unit whose column is below
+//              dead_fraction of the median column norm (a clique whose columns sum to zero) is
+//              dropped, as is a zero row. A group is matched by its best member's cosine and keeps
+//              that member's row (the original rather than a perturbed copy).
 //   2. match:  a one-to-one assignment of reference units i to suspect units j maximising
 //              Σ cos(r_i^ref, r_j) (Hungarian algorithm; greedy by cosine above kMaxHungarian
 //              units); unmatched reference units get zero rows and columns.
@@ -26,7 +28,9 @@
 namespace wrsec::nn {
 
 struct AlignOptions {
-  double merge_cosine = 1.0 - 1e-6;
+  // Units whose rows have at least this cosine (and, without relu, norms within this ratio) are
+  // one unit; below 1 so that near-collinear copies (dummy_neurons jitter) are merged too.
+  double merge_cosine = 0.99;
   double dead_fraction = 1e-4;
   bool rescale = true;
   // Rescale only when |ln β| exceeds this: a suspect that is the reference up to small changes

@@ -746,5 +746,17 @@ TEST(Compose, BadStepsAreRejectedWithTheStepNamed) {
             std::string::npos);
 }
 
+TEST(DummyNeurons, JitterIsValidatedAndPerturbsOnlyTheCopies) {
+  EXPECT_THROW((void)make_remover("dummy_neurons", {{"kind", "clique"}, {"jitter", "0.1"}}),
+               InvalidArgument);
+  EXPECT_THROW((void)make_remover("dummy_neurons", {{"jitter", "-1"}}), InvalidArgument);
+  const nn::Model m = make_model("mlp:12,8,6,3:relu");
+  const nn::Model exact = run("dummy_neurons", {{"count", "2"}}, m);
+  const nn::Model jittered = run("dummy_neurons", {{"count", "2"}, {"jitter", "0.1"}}, m);
+  EXPECT_NE(exact.tensors.at("layers.0.weight"), jittered.tensors.at("layers.0.weight"));
+  EXPECT_EQ(exact.tensors.at("layers.0.bias"), jittered.tensors.at("layers.0.bias"));
+  EXPECT_LT(max_logit_change(m, jittered), 1.0);  // approximately the same function
+}
+
 }  // namespace
 }  // namespace wrsec::attacks

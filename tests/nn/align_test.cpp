@@ -110,6 +110,33 @@ TEST(Align, UndoesPositiveScalingAndDummyNeurons) {
   }
 }
 
+// Split copies perturbed by 1% of the weights' std (dummy_neurons jitter = 0.01, cos ≈ 0.99995)
+// are merged, and each group keeps its original row, not the perturbed copy: the aligned first
+// layer equals the reference's exactly.
+TEST(Align, NearCollinearCopiesAreMergedAndTheOriginalRowKept) {
+  const Model m = random_model(kMlp, 13);
+  Rng coins(13, stable_hash("align_test.jitter"), 0);
+  attacks::DummyNeuronsParams p;
+  p.count = 6;
+  p.jitter = 0.01;
+  const Model t = attacks::DummyNeurons(p).remove(m, {}, coins);
+  const Alignment a = align_to_reference(t, m);
+  EXPECT_EQ(a.model.tensors.at("layers.0.weight"), m.tensors.at("layers.0.weight"));
+  EXPECT_EQ(a.layers.at(0).merged, 6);
+  // The merge is exact only for exact copies: the aligned model is as far from the original as
+  // the perturbed model itself is (a_copy ≈ a_original), up to a factor 2.
+  const Matrix x = probes(20, 14);
+  const float perturbed = (t.forward(x) - m.forward(x)).cwiseAbs().maxCoeff();
+  EXPECT_LT((a.model.forward(x) - m.forward(x)).cwiseAbs().maxCoeff(), 2 * perturbed + 1e-5f);
+  // With the merge threshold above the copies' cosine they stay apart and are dropped after
+  // matching (their share of the outgoing columns is lost).
+  AlignOptions strict;
+  strict.merge_cosine = 1.0 - 1e-9;
+  const Alignment b = align_to_reference(t, m, strict);
+  EXPECT_EQ(b.layers.at(0).merged, 0);
+  EXPECT_EQ(b.layers.at(0).dropped, 6);
+}
+
 TEST(Align, AnIndependentModelAlignsPoorly) {
   const Model m = random_model(kMlp, 7);
   const Model other = random_model(kMlp, 8);
