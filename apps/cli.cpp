@@ -27,6 +27,15 @@ std::string text(const po::variables_map& vm, const std::string& name) {
   return vm[name].as<std::string>();
 }
 
+double parse_real(const std::string& option, const std::string& value) {
+  try {
+    return definitions::Params(std::map<std::string, std::string>{{option, value}})
+        .get_double(option, 0.0);
+  } catch (const InvalidArgument&) {
+    throw InvalidArgument(option + " must be a number, got '" + value + "'");
+  }
+}
+
 std::uint64_t parse_count(const std::string& what, const std::string& text) {
   return definitions::parse_unsigned(what, text);
 }

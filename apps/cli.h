@@ -46,6 +46,10 @@ po::variables_map parse(const Args& args, const po::options_description& opts,
 // or "<what> is out of range (at most ...), got ..." (definitions::parse_unsigned).
 std::uint64_t parse_count(const std::string& what, const std::string& text);
 
+// A real number given to an option (the whole text must parse); InvalidArgument
+// "<option> must be a number, got '...'".
+double parse_real(const std::string& option, const std::string& value);
+
 // The --param KEY=VALUE assignments of a command as parameters; optional_prefix (e.g. "scheme.")
 // is removed from the keys that start with it. InvalidArgument "--param: ..." for a malformed
 // assignment, and "--param KEY is given twice ('KEY=a', 'KEY=b')" for a repeated key (after the

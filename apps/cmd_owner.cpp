@@ -25,16 +25,6 @@ void print_verify(const definitions::VerifyResult& v) {
     std::cout << "rejected  " << v.details["rejected"].get<std::string>() << '\n';
 }
 
-// A real number given to an option (the whole text must parse).
-double parse_real(const std::string& option, const std::string& value) {
-  try {
-    return definitions::Params(std::map<std::string, std::string>{{option, value}})
-        .get_double(option, 0.0);
-  } catch (const InvalidArgument&) {
-    throw InvalidArgument(option + " must be a number, got '" + value + "'");
-  }
-}
-
 // --secret was the record's name when the record held the owner's seed-derived key.
 void refuse_old_secret_option(const po::variables_map& vm) {
   if (vm.count("secret"))

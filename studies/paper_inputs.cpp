@@ -176,6 +176,35 @@ void write_paper_inputs(const StudyOutputs& o, const fs::path& out, const fs::pa
   put(paper, "tab_ind.tex", ind.str());
   put(paper, "tab_misuse.tex", mis.str());
 
+  // Detection at fixed FPR (watermark.tpr_at_fpr): per scheme x transform, TPR [95% lower bound]
+  // at the thresholds frozen for FPR 1e-2, 1e-3, 1e-4, the held-out FPR upper bound, and the AUC.
+  std::ostringstream tpr;
+  tpr << "\\begin{tabular}{llrrrrr}\n\\toprule\nscheme & transform & TPR@$10^{-2}$ & "
+         "TPR@$10^{-3}$ & TPR@$10^{-4}$ & FPR$_{10^{-3}}$ upper & AUC \\\\\n\\midrule\n";
+  std::map<std::pair<std::string, std::string>, std::map<double, const json*>> tpr_rows;
+  for (const auto& m : measurements)
+    if (text(m, "kind") == "tpr_at_fpr")
+      tpr_rows[{text(m, "scheme"), text(m, "transform")}][number(m, "target_fpr")] = &m;
+  for (const auto& [key, by_fpr] : tpr_rows) {
+    tpr << tex_escape(key.first) << " & \\texttt{" << tex_escape(key.second) << "}";
+    for (const double a : {1e-2, 1e-3, 1e-4}) {
+      const auto it = by_fpr.find(a);
+      if (it == by_fpr.end() || it->second->value("threshold", json()).is_null())
+        tpr << " & --";
+      else
+        tpr << " & " << fmt(number(*it->second, "tpr"), 2) << " ["
+            << fmt(number(*it->second, "tpr_lower"), 2) << "]";
+    }
+    const auto mid = by_fpr.find(1e-3);
+    tpr << " & "
+        << (mid != by_fpr.end() && mid->second->contains("fpr_upper")
+                ? fmt(number(*mid->second, "fpr_upper"), 4)
+                : std::string("--"))
+        << " & " << fmt(number(*by_fpr.begin()->second, "auc"), 3) << " \\\\\n";
+  }
+  tpr << "\\bottomrule\n\\end{tabular}\n";
+  put(paper, "tab_tpr.tex", tpr.str());
+
   // Utility and slowdown.
   std::ostringstream u;
   u << "\\begin{tabular}{lrrrrr}\n\\toprule\nmodel & $N$ & release acc./rel.\\ err. & slowdown & "

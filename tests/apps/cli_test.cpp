@@ -579,6 +579,64 @@ TEST_F(Cli, MarkThenVerifyAndBadRecords) {
 
 // Spec runs: a bad spec is one line on stderr, exit 2, and no run directory; a good one writes
 // the run directory and resumes idempotently; merge and reproduce reject bad input the same way.
+// wrsec registry: add two owners' claims, show and check the log (exit 0); an edited entry, a
+// swapped pair and a dropped entry make check say INVALID (exit 1); bad input is exit 2.
+TEST_F(Cli, RegistryAddShowCheckAndTampering) {
+  const auto r0 = run("train --model mlp_784_16_10_relu --seed 0 --cache " + dir_.string());
+  ASSERT_EQ(r0.exit_code, 0) << r0.out;
+  const auto model = dir_ / "mlp_784_16_10_relu-seed0.safetensors";
+  const auto log = dir_ / "claims.jsonl";
+  std::vector<std::string> heads;
+  for (const std::string owner : {"a", "b"}) {
+    const auto key = dir_ / (owner + ".key");
+    const auto record = dir_ / (owner + ".json");
+    ASSERT_EQ(run("keygen --bits 512 --out " + key.string()).exit_code, 0);
+    const auto m = run("mark --scheme qim --param layers=0 --key " + key.string() + " --in " +
+                       model.string() + " --out " + (dir_ / (owner + ".safetensors")).string() +
+                       " --record " + record.string());
+    ASSERT_EQ(m.exit_code, 0) << m.out;
+    const auto add = run("registry add --log " + log.string() + " --record " + record.string() +
+                         " --key " + key.string() + (owner == "b" ? " --threshold 24" : ""));
+    ASSERT_EQ(add.exit_code, 0) << add.out;
+    heads.push_back(add.out.substr(add.out.find("head ") + 5, 64));
+  }
+  // Another owner's key cannot add a's record.
+  const auto foreign = run("registry add --log " + log.string() + " --record " +
+                           (dir_ / "a.json").string() + " --key " + (dir_ / "b.key").string());
+  EXPECT_EQ(foreign.exit_code, 2) << foreign.out;
+  EXPECT_NE(foreign.out.find("not the record's owner key"), std::string::npos) << foreign.out;
+  const auto show = run("registry show --log " + log.string());
+  EXPECT_EQ(show.exit_code, 0) << show.out;
+  EXPECT_NE(show.out.find("rule {\"threshold\":24"), std::string::npos) << show.out;
+  const auto check = run("registry check --log " + log.string() + " --head " + heads[1]);
+  EXPECT_EQ(check.exit_code, 0) << check.out;
+  EXPECT_NE(check.out.find("2 entries, head " + heads[1]), std::string::npos) << check.out;
+
+  std::ifstream in(log);
+  std::string line0, line1;
+  std::getline(in, line0);
+  std::getline(in, line1);
+  const auto check_text = [&](const std::string& text, const std::string& extra = "") {
+    const auto bad = dir_ / "bad.jsonl";
+    std::ofstream(bad) << text;
+    return run("registry check --log " + bad.string() + extra);
+  };
+  std::string edited = line0;
+  edited.replace(edited.find("\"scheme\":\"qim\""), 14, "\"scheme\":\"uch\"");
+  for (const auto& [text, extra] :
+       std::vector<std::pair<std::string, std::string>>{{edited + "\n" + line1 + "\n", ""},
+                                                        {line1 + "\n" + line0 + "\n", ""},
+                                                        {line1 + "\n", ""},
+                                                        {line0 + "\n", " --head " + heads[1]}}) {
+    const auto r = check_text(text, extra);
+    EXPECT_EQ(r.exit_code, 1) << text << r.out;
+    EXPECT_NE(r.out.find("INVALID"), std::string::npos) << r.out;
+  }
+  EXPECT_EQ(check_text("{not json\n").exit_code, 2);
+  EXPECT_EQ(run("registry frob --log " + log.string()).exit_code, 2);
+  EXPECT_EQ(run("registry check --log " + log.string() + " --key x").exit_code, 2);
+}
+
 TEST_F(Cli, SpecRunsMergeAndReproduceBadInput) {
   const auto write = [&](const std::string& name, const std::string& text) {
     std::ofstream(dir_ / name) << text;
