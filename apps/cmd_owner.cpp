@@ -23,6 +23,15 @@ void print_verify(const definitions::VerifyResult& v) {
     std::cout << "rule      " << v.details["rule"].get<std::string>() << '\n';
   if (v.details.contains("rejected"))
     std::cout << "rejected  " << v.details["rejected"].get<std::string>() << '\n';
+  if (v.details.contains("alignment"))
+    for (const auto& l : v.details["alignment"]) {
+      std::cout << "aligned   " << l.value("layer", std::string()) << ": "
+                << l.value("reference_units", 0) << " units from " << l.value("suspect_units", 0)
+                << " (merged " << l.value("merged", 0) << ", dropped " << l.value("dropped", 0)
+                << ", unmatched " << l.value("unmatched_reference", 0) << "), cosine mean "
+                << l.value("mean_cosine", 0.0) << " min " << l.value("min_cosine", 0.0)
+                << ", margin min " << l.value("min_margin", 0.0) << '\n';
+    }
 }
 
 // --secret was the record's name when the record held the owner's seed-derived key.
@@ -135,6 +144,9 @@ int cmd_verify(const Args& args, const Context& /*context*/) {
       "accept iff the binomial p-value is at most this (default 1e-3)")(
       "threshold", po::value<std::string>(),
       "accept iff more than this many symbols match (a threshold the verifier calibrated)")(
+      "reference", po::value<std::string>(),
+      "the owner's original (unmarked) model file: align the suspect's hidden units to it before "
+      "reading (undoes permutation, scaling and dummy neurons; its digest must be the record's)")(
       "secret", po::value<std::string>(), "(old name of --record)");
   const auto vm = parse(args, opts);
   if (vm.count("help")) {
@@ -147,7 +159,9 @@ int cmd_verify(const Args& args, const Context& /*context*/) {
   experiments::VerifierRule rule;
   if (vm.count("target-fpr")) rule.target_fpr = parse_real("--target-fpr", text(vm, "target-fpr"));
   if (vm.count("threshold")) rule.threshold = parse_real("--threshold", text(vm, "threshold"));
-  const auto report = experiments::verify_model_file(text(vm, "record"), text(vm, "model"), rule);
+  const auto report =
+      experiments::verify_model_file(text(vm, "record"), text(vm, "model"), rule,
+                                     vm.count("reference") ? text(vm, "reference") : std::string());
   for (const auto& w : report.warnings) std::cerr << "wrsec: warning: " << w << '\n';
   std::cout << "owner     " << report.key_fingerprint << " (" << report.scheme << ")\n"
             << "models    original " << report.model_digest << "\n          marked   "
@@ -156,6 +170,18 @@ int cmd_verify(const Args& args, const Context& /*context*/) {
                 : report.suspect_digest == report.model_digest ? " (the original, unmarked)"
                                                                : "")
             << '\n';
+  if (!report.mapping.is_null()) {
+    for (const auto& l : report.mapping["layers"])
+      std::cout << "mapped    " << l.value("layer", std::string()) << " <- "
+                << l.value("weight", std::string())
+                << (l.value("transposed", false) ? " (transposed)" : "") << " "
+                << l.value("dtype", std::string()) << " + " << l.value("bias", std::string())
+                << ", cosine " << l.value("cosine", 0.0) << '\n';
+    std::cout << "mapping   score " << report.mapping.value("score", 0.0) << ", runner-up "
+              << report.mapping.value("runner_up", -1.0) << " (margin "
+              << report.mapping.value("margin", 0.0) << ") over "
+              << report.mapping.value("chains", 0) << " candidate chains\n";
+  }
   print_verify(report.result);
   return report.result.accepted ? kExitOk : kExitFailure;
 }

@@ -14,6 +14,9 @@
 #include "definitions/statistics.h"
 #include "experiments/catalog.h"
 #include "experiments/spec.h"
+#include "experiments/wild_suspect.h"
+#include "nn/safetensors.h"
+#include "schemes/watermark.h"
 
 namespace wrsec::experiments {
 
@@ -248,7 +251,7 @@ MarkSummary mark_model_file(const MarkOptions& o) {
 // ---- verify -----------------------------------------------------------------------------------
 
 VerifyReport verify_model_file(const fs::path& record_path, const fs::path& suspect,
-                               const VerifierRule& rule) {
+                               const VerifierRule& rule, const fs::path& reference) {
   if (!(rule.target_fpr > 0 && rule.target_fpr < 1))
     throw InvalidArgument("--target-fpr must lie in (0, 1)");
   if (rule.threshold && !(*rule.threshold >= 0))
@@ -281,7 +284,10 @@ VerifyReport verify_model_file(const fs::path& record_path, const fs::path& susp
     if (k == "binding" && v != "signature")
       throw fail("scheme_params.binding '" + v +
                  "': only signature-bound claims are evidence (binding=none is the naive rule)");
-    if (k == "target_fpr") {
+    if (k == "align") {
+      report.warnings.push_back("the record's align=" + v +
+                                " is ignored; the verifier aligns when given the owner's model");
+    } else if (k == "target_fpr") {
       record_fpr = parse_probability(k, v);
     } else if (k == "threshold") {
       definitions::Params p(std::map<std::string, std::string>{{k, v}});
@@ -292,6 +298,7 @@ VerifyReport verify_model_file(const fs::path& record_path, const fs::path& susp
       params.set(k, v);
     }
   }
+  params.set("align", reference.empty() ? "off" : "on");
   params.set("target_fpr", exact_text(rule.target_fpr));
   if (rule.threshold) params.set("threshold", exact_text(*rule.threshold));
   std::unique_ptr<definitions::WeightReleaseScheme> scheme;
@@ -304,7 +311,33 @@ VerifyReport verify_model_file(const fs::path& record_path, const fs::path& susp
     throw fail("scheme '" + rec.scheme + "' has no verify");
   definitions::OwnerSecret secret;
   secret.metadata = {{"claim", rec.claim.to_json()}};
-  const nn::Model suspect_model = read_model(suspect);
+  std::optional<nn::Model> original;
+  if (!reference.empty()) {
+    original = read_model(reference);
+    const std::string digest = definitions::tensors_digest_hex(original->tensors);
+    if (digest != rec.model_digest)
+      throw InvalidArgument(reference.string() + " is not the record's original model (digest " +
+                            digest + ", the record's " + rec.model_digest + ")");
+    schemes::WatermarkScheme::keep_reference(secret, *original);
+  }
+  // A wrsec model file is read as it is; a file from elsewhere (no wrsec metadata) is mapped to
+  // the owner's model by shape and similarity (experiments/wild_suspect.h).
+  nn::Model suspect_model;
+  {
+    check_input_file(suspect);
+    const nn::SafetensorsView view(suspect);
+    if (view.metadata().count("wrsec.architecture")) {
+      suspect_model = read_model(suspect);
+    } else if (original) {
+      const SuspectMapping mapping = map_suspect(view, *original);
+      report.mapping = mapping.to_json();
+      suspect_model = mapping.model;
+    } else {
+      throw InvalidArgument(suspect.string() +
+                            " has no wrsec metadata (a model file from elsewhere): give "
+                            "--reference, the owner's original model, to map its tensors");
+    }
+  }
   report.suspect_digest = definitions::tensors_digest_hex(suspect_model.tensors);
   report.result = scheme->verify(secret, suspect_model);
 

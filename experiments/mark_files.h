@@ -88,12 +88,19 @@ struct VerifyReport {
   std::string model_digest;           // the record's original and marked models
   std::string marked_digest;
   std::string suspect_digest;  // of the suspect (equal to marked_digest: the marked model itself)
+  nlohmann::json mapping;      // a file from elsewhere: how its tensors map to the owner's layers
 };
 
 // Verify(s, M') under the verifier's rule. InvalidArgument for a refused record (see above) or
-// an unreadable suspect.
+// an unreadable suspect. With `reference`, the owner's original (unmarked) model file, whose
+// digest must be the record's model digest, the suspect is aligned to it before the mark is read
+// (nn/align.h; the log is in result.details["alignment"]); an `align` in the record is ignored
+// (the verifier decides), with a warning. A suspect without wrsec metadata (a file from
+// elsewhere: other names, transposed, F16/BF16) is mapped to the reference's layers first
+// (experiments/wild_suspect.h; the mapping is in `mapping`); without a reference it is refused.
 [[nodiscard]] VerifyReport verify_model_file(const std::filesystem::path& record,
                                              const std::filesystem::path& suspect,
-                                             const VerifierRule& rule);
+                                             const VerifierRule& rule,
+                                             const std::filesystem::path& reference = {});
 
 }  // namespace wrsec::experiments

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "attacks/permute.h"
 #include "core/errors.h"
 #include "core/private_file.h"
 #include "core/rng.h"
@@ -15,6 +16,7 @@
 #include "experiments/catalog.h"
 #include "experiments/mark_files.h"
 #include "nn/model.h"
+#include "nn/safetensors.h"
 
 namespace wrsec::experiments {
 namespace {
@@ -216,6 +218,80 @@ TEST_F(OwnerFiles, VerifierRuleDecidesAndTargetFprChangesTheDecision) {
   VerifierRule bad;
   bad.target_fpr = 1.5;
   EXPECT_THROW((void)verify_model_file(dir_ / "a.json", model_, bad), InvalidArgument);
+}
+
+// --reference: the owner's original model aligns a suspect whose hidden units were permuted (the
+// lsb mark is read bit for bit again); another model is refused as the reference.
+TEST_F(OwnerFiles, TheOwnersModelAlignsAPermutedSuspect) {
+  (void)mark("a");
+  nn::Model permuted = nn::Model::from_safetensors(dir_ / "a.safetensors");
+  std::vector<std::int64_t> order(48);
+  for (std::int64_t i = 0; i < 48; ++i) order[static_cast<std::size_t>(i)] = (7 * i + 3) % 48;
+  attacks::permute_hidden_units(permuted, 0, order);
+  permuted.to_safetensors(dir_ / "p.safetensors");
+  EXPECT_FALSE(verify_model_file(dir_ / "a.json", dir_ / "p.safetensors", {}).result.accepted);
+  const auto r = verify_model_file(dir_ / "a.json", dir_ / "p.safetensors", {}, model_);
+  EXPECT_TRUE(r.result.accepted);
+  EXPECT_EQ(r.result.matches, 32U);
+  ASSERT_TRUE(r.result.details.contains("alignment"));
+  EXPECT_EQ(r.result.details["alignment"][0]["layer"], "layers.0");
+  EXPECT_FALSE(verify_model_file(dir_ / "a.json", model_, {}, model_).result.accepted);
+  EXPECT_THROW(
+      (void)verify_model_file(dir_ / "a.json", dir_ / "p.safetensors", {}, dir_ / "a.safetensors"),
+      InvalidArgument);
+}
+
+// A suspect from elsewhere: the qim-marked model with permuted units, re-saved under
+// PyTorch-style names, its output layer stored transposed, in BF16, without wrsec metadata. It
+// verifies against the owner's model; 20 independent models saved the same way do not; without
+// --reference such a file is refused.
+TEST_F(OwnerFiles, AMarkedModelFromElsewhereVerifiesAndIndependentOnesDoNot) {
+  MarkOptions o;
+  o.scheme = "qim";
+  o.params.set("layers", "0");
+  o.params.set("rsa_bits", "1024");
+  o.in = model_;
+  o.out = dir_ / "q.safetensors";
+  o.record = dir_ / "q.json";
+  o.key_out = dir_ / "q.key";
+  (void)mark_model_file(o);
+  const auto save_wild = [&](nn::Model m, const fs::path& path) {
+    std::vector<std::int64_t> order(48);
+    for (std::int64_t i = 0; i < 48; ++i) order[static_cast<std::size_t>(i)] = (11 * i + 5) % 48;
+    attacks::permute_hidden_units(m, 0, order);
+    const nn::Tensor& w1 = m.tensors.at("layers.1.weight");
+    nn::Tensor w1t({w1.shape[1], w1.shape[0]});
+    for (std::int64_t r = 0; r < w1.shape[0]; ++r)
+      for (std::int64_t c = 0; c < w1.shape[1]; ++c)
+        w1t.data[static_cast<std::size_t>(c * w1.shape[0] + r)] =
+            w1.data[static_cast<std::size_t>(r * w1.shape[1] + c)];
+    nn::write_safetensors(path,
+                          {{"model.fc1.weight", m.tensors.at("layers.0.weight")},
+                           {"model.fc1.bias", m.tensors.at("layers.0.bias")},
+                           {"model.head.weight", w1t},
+                           {"model.head.bias", m.tensors.at("layers.1.bias")}},
+                          {}, nn::DType::bf16);
+  };
+  save_wild(nn::Model::from_safetensors(dir_ / "q.safetensors"), dir_ / "wild.safetensors");
+  const auto r = verify_model_file(dir_ / "q.json", dir_ / "wild.safetensors", {}, model_);
+  EXPECT_TRUE(r.result.accepted) << r.result.details.dump();
+  EXPECT_EQ(r.mapping["layers"][1]["weight"], "model.head.weight");
+  EXPECT_EQ(r.mapping["layers"][1]["transposed"], true);
+  EXPECT_EQ(r.mapping["layers"][0]["dtype"], "BF16");
+  EXPECT_THROW((void)verify_model_file(dir_ / "q.json", dir_ / "wild.safetensors", {}),
+               InvalidArgument);
+  int accepted = 0;
+  for (std::uint64_t seed = 100; seed < 120; ++seed) {
+    Rng rng(seed, stable_hash("independent"), 0);
+    save_wild(nn::Model::init(nn::Architecture::parse("mlp:64,48,10:relu"), rng),
+              dir_ / "independent.safetensors");
+    accepted += verify_model_file(dir_ / "q.json", dir_ / "independent.safetensors", {}, model_)
+                        .result.accepted
+                    ? 1
+                    : 0;
+  }
+  // Each is accepted with probability <= target FPR 1e-3: P[any of 20] <= 0.02.
+  EXPECT_EQ(accepted, 0);
 }
 
 TEST_F(OwnerFiles, EditedRecordsNeverMakeAnUnmarkedModelVerify) {
