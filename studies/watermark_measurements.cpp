@@ -44,6 +44,41 @@ std::vector<std::string> split_ids(const std::string& text) {
   return out;
 }
 
+// Match counts of fresh keys against null models: KeyGen on the owner's model (so that the
+// verifier aligns to it, as for a suspect) with coins (seed, tag, k), key k read against null
+// model k / keys_per_model; split into the first `calibration` keys of every model and the rest.
+struct NullScores {
+  std::vector<double> calibration, test;
+  std::uint64_t bits = 0;
+  double p0 = 0.5;
+};
+NullScores null_scores(const definitions::WeightReleaseScheme& scheme, const nn::Model& owner,
+                       const games::NullModels& nulls, std::uint64_t keys_per_model,
+                       std::uint64_t calibration, std::uint64_t seed, const std::string& tag) {
+  for (std::uint64_t i = 0; i < nulls.count(); ++i) (void)nulls.model(i);  // train up front
+  const std::uint64_t n = keys_per_model * nulls.count();
+  std::vector<double> scores(n);
+  std::vector<std::uint64_t> bits(n);
+  std::vector<double> p0(n);
+  ParallelOptions dynamic;
+  dynamic.schedule = Schedule::dynamic;
+  parallel_for(static_cast<std::int64_t>(n), dynamic, [&](std::int64_t i) {
+    const auto k = static_cast<std::uint64_t>(i);
+    Rng coins(seed, stable_hash(tag), k);
+    const auto secret = scheme.keygen(owner, coins);
+    const auto v = games::check_suspect(scheme, secret, nulls.model(k / keys_per_model));
+    scores[k] = static_cast<double>(v.matches);
+    bits[k] = v.bits;
+    p0[k] = v.p0;
+  });
+  NullScores out;
+  out.bits = bits.front();
+  out.p0 = p0.front();
+  for (std::uint64_t i = 0; i < n; ++i)
+    (i % keys_per_model < calibration ? out.calibration : out.test).push_back(scores[i]);
+  return out;
+}
+
 class NullCalibration final : public Measurement {
  public:
   explicit NullCalibration(const Params& p)
@@ -74,35 +109,21 @@ class NullCalibration final : public Measurement {
     Rng unused(0, 0, 0);
     const nn::Model owner = owner_source.draw(unused);
     const games::NullModels nulls(zoo_, std::uint64_t(null_first_), std::uint64_t(null_count_));
-    for (std::uint64_t i = 0; i < nulls.count(); ++i) (void)nulls.model(i);  // train up front
-    const auto keys = static_cast<std::uint64_t>(calibration_keys_ + test_keys_);
-    const std::uint64_t n = keys * nulls.count();
-    std::vector<double> scores(n);
-    std::vector<std::uint64_t> bits(n);
-    std::vector<double> p0(n);
-    ParallelOptions dynamic;
-    dynamic.schedule = Schedule::dynamic;
-    parallel_for(static_cast<std::int64_t>(n), dynamic, [&](std::int64_t i) {
-      const auto k = static_cast<std::uint64_t>(i);
-      Rng coins(c.seed, stable_hash("watermark_robustness.calibration/" + scheme_id), k);
-      const auto secret = scheme->keygen(owner, coins);
-      const auto v = games::check_suspect(*scheme, secret, nulls.model(k / keys));
-      scores[k] = static_cast<double>(v.matches);
-      bits[k] = v.bits;
-      p0[k] = v.p0;
-    });
-    std::vector<double> calibration, test;
-    for (std::uint64_t i = 0; i < n; ++i)
-      (i % keys < std::uint64_t(calibration_keys_) ? calibration : test).push_back(scores[i]);
+    const NullScores ns = null_scores(*scheme, owner, nulls,
+                                      static_cast<std::uint64_t>(calibration_keys_ + test_keys_),
+                                      static_cast<std::uint64_t>(calibration_keys_), c.seed,
+                                      "watermark_robustness.calibration/" + scheme_id);
+    const std::vector<double>& calibration = ns.calibration;
+    const std::vector<double>& test = ns.test;
     json rows = json::array();
-    const auto [k, size] = binomial_rule(bits.front(), p0.front(), 1e-3);
+    const auto [k, size] = binomial_rule(ns.bits, ns.p0, 1e-3);
     for (const double p : {0.05, 1e-3}) {
       const NullThresholds t = calibrate_null(calibration, p);
       json row = {{"kind", "null_calibration"},
                   {"scheme", scheme_id},
                   {"p", p},
-                  {"bits", bits.front()},
-                  {"p0", p0.front()},
+                  {"bits", ns.bits},
+                  {"p0", ns.p0},
                   {"binomial_rule_k", k},
                   {"binomial_rule_log2_size", size},
                   {"null_models", nulls.count()},
@@ -195,28 +216,17 @@ class TprAtFpr final : public Measurement {
     Rng unused(0, 0, 0);
     const nn::Model owner = owner_source.draw(unused);
     const games::NullModels nulls(zoo_, std::uint64_t(null_first_), std::uint64_t(null_count_));
-    for (std::uint64_t i = 0; i < nulls.count(); ++i) (void)nulls.model(i);
     ParallelOptions dynamic;
     dynamic.schedule = Schedule::dynamic;
-
-    // The null: a fresh key (KeyGen on the owner's model, so the verifier aligns to it) against
-    // an independently trained model. Calibration keys freeze the thresholds; test keys, never
-    // seen by the calibration, measure the false-positive rate.
-    const auto keys = static_cast<std::uint64_t>(calibration_keys_ + test_keys_);
-    const std::uint64_t n = keys * nulls.count();
-    std::vector<double> scores(n);
-    std::uint64_t bits = 0;
-    parallel_for(static_cast<std::int64_t>(n), dynamic, [&](std::int64_t i) {
-      const auto k = static_cast<std::uint64_t>(i);
-      Rng coins(c.seed, stable_hash("watermark.tpr_at_fpr.null/" + scheme_id), k);
-      const auto secret = scheme->keygen(owner, coins);
-      const auto v = games::check_suspect(*scheme, secret, nulls.model(k / keys));
-      scores[k] = static_cast<double>(v.matches);
-      if (k == 0) bits = v.bits;
-    });
-    std::vector<double> calibration, test;
-    for (std::uint64_t i = 0; i < n; ++i)
-      (i % keys < std::uint64_t(calibration_keys_) ? calibration : test).push_back(scores[i]);
+    // The null: fresh keys against independently trained models. Calibration keys freeze the
+    // thresholds; test keys, never seen by the calibration, measure the false-positive rate.
+    const NullScores ns = null_scores(*scheme, owner, nulls,
+                                      static_cast<std::uint64_t>(calibration_keys_ + test_keys_),
+                                      static_cast<std::uint64_t>(calibration_keys_), c.seed,
+                                      "watermark.tpr_at_fpr.null/" + scheme_id);
+    const std::vector<double>& calibration = ns.calibration;
+    const std::vector<double>& test = ns.test;
+    const std::uint64_t bits = ns.bits;
     const std::vector<double> targets = {1e-2, 1e-3, 1e-4};
     std::vector<std::optional<double>> thresholds;
     for (const double a : targets) thresholds.push_back(calibrate_null(calibration, a).quantile);
