@@ -89,13 +89,17 @@ int cmd_registry(const Args& args, const Context& /*context*/) {
     if (vm.count("head")) head = text(vm, "head");
     const auto c = experiments::check_claim_log(entries, head);
     if (action == "show") {
+      // Field by field, tolerating malformed entries (check reports them below).
+      const auto field = [](const nlohmann::json& j, const char* key) {
+        if (!j.is_object() || !j.contains(key)) return std::string("?");
+        return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+      };
       for (const auto& e : entries) {
         const auto& b = e.body;
-        std::cout << b.at("seq").dump() << "  " << b.at("time").get<std::string>() << "  "
-                  << b.at("scheme").get<std::string>() << "  claimant "
-                  << b.at("claimant").value("fingerprint", std::string()).substr(0, 16)
-                  << "  marked " << b.at("marked_digest").get<std::string>().substr(0, 16)
-                  << "  rule " << b.at("rule").dump() << "\n     entry " << e.entry_hash << '\n';
+        std::cout << field(b, "seq") << "  " << field(b, "time") << "  " << field(b, "scheme")
+                  << "  claimant " << field(b["claimant"], "fingerprint").substr(0, 16)
+                  << "  marked " << field(b, "marked_digest").substr(0, 16) << "  rule "
+                  << field(b, "rule") << "\n     entry " << e.entry_hash << '\n';
       }
     }
     if (!c.valid) {
