@@ -116,18 +116,13 @@ std::optional<std::vector<std::uint8_t>> SpreadSpectrum::read(const nn::Model& s
   return bits;
 }
 
-definitions::VerifyResult SpreadSpectrum::verify(const definitions::OwnerSecret& secret,
-                                                 const nn::Model& suspect) const {
-  definitions::VerifyResult r = WatermarkScheme::verify(secret, suspect);
-  std::string why;
-  const auto key = resolve(secret, &why);
-  if (!key || r.details.contains("rejected")) return r;
-  std::optional<nn::Alignment> aligned;
-  const auto c = correlate(reading_model(secret, suspect, aligned), *key);
-  if (!c) return r;
+void SpreadSpectrum::refine(const ResolvedKey& key, const nn::Model& reading,
+                            definitions::VerifyResult& r) const {
+  const auto c = correlate(reading, key);
+  if (!c) return;
   double sum = 0;
   for (std::size_t j = 0; j < c->corr.size(); ++j)
-    sum += key->expected[j] ? c->corr[j] : -c->corr[j];
+    sum += key.expected[j] ? c->corr[j] : -c->corr[j];
   const double z =
       c->sigma > 0 ? sum / (c->sigma * std::sqrt(static_cast<double>(c->k * c->corr.size()))) : 0.0;
   const double log2_p_z = definitions::log2_normal_tail(z);
@@ -137,7 +132,6 @@ definitions::VerifyResult SpreadSpectrum::verify(const definitions::OwnerSecret&
     r.accepted = log2_p_z <= std::log2(mark_.target_fpr);
     r.details["rule"] = "zero-bit z-score: P[N(0,1) >= z] <= target_fpr";
   }
-  return r;
 }
 
 }  // namespace wrsec::schemes

@@ -39,10 +39,11 @@ class SpreadSpectrum final : public WatermarkScheme {
     p.mark = mark_for(owner_seed);
     return std::make_unique<SpreadSpectrum>(p);
   }
-  [[nodiscard]] definitions::VerifyResult verify(const definitions::OwnerSecret& secret,
-                                                 const nn::Model& suspect) const override;
 
  protected:
+  // The zero-bit z-score next to the bit statistics (and the decision, with detector=zscore).
+  void refine(const ResolvedKey& key, const nn::Model& reading,
+              definitions::VerifyResult& result) const override;
   [[nodiscard]] nn::Model embed(const nn::Model& model, const ResolvedKey& key,
                                 Rng& coins) const override;
   [[nodiscard]] std::optional<std::vector<std::uint8_t>> read(

@@ -335,14 +335,17 @@ definitions::VerifyResult WatermarkScheme::verify(const definitions::OwnerSecret
   if (!key) return reject(why);
   std::optional<std::vector<std::uint8_t>> bits;
   std::optional<nn::Alignment> aligned;
+  const nn::Model* reading = nullptr;
   try {
     suspect.validate();
-    bits = read(reading_model(secret, suspect, aligned), *key);
+    reading = &reading_model(secret, suspect, aligned);
+    bits = read(*reading, *key);
   } catch (const InvalidArgument& e) {
     return judge(*key, std::nullopt, e.what());
   }
   definitions::VerifyResult result = judge(*key, bits);
   if (aligned) result.details["alignment"] = aligned->to_json();
+  if (!result.details.contains("rejected")) refine(*key, *reading, result);
   return result;
 }
 

@@ -112,12 +112,6 @@ class WatermarkScheme : public definitions::WeightReleaseScheme {
   // when the claim does not verify (bad signature, missing explicit material, wrong length).
   [[nodiscard]] std::optional<ResolvedKey> resolve(const definitions::OwnerSecret& secret,
                                                    std::string* why) const;
-  // The model Verify reads: the suspect aligned to the secret's reference model (stored in
-  // `aligned`) unless align = off or there is none; InvalidArgument when align = on without one
-  // or the suspect cannot be aligned (other depth or input/output sizes).
-  [[nodiscard]] const nn::Model& reading_model(const definitions::OwnerSecret& secret,
-                                               const nn::Model& suspect,
-                                               std::optional<nn::Alignment>& aligned) const;
   // The owner's reference model kept in a secret (keygen() stores the unmarked model), if any.
   [[nodiscard]] static std::optional<nn::Model> reference_model(
       const definitions::OwnerSecret& secret);
@@ -127,6 +121,16 @@ class WatermarkScheme : public definitions::WeightReleaseScheme {
   [[nodiscard]] const definitions::OwnerKeyPair& owner() const;
 
  protected:
+  // Statistics beyond the bit count for a read that was not rejected, on the model read (the
+  // aligned suspect); may set the decision (spread_spectrum's z-score). Default: none.
+  virtual void refine(const ResolvedKey& /*key*/, const nn::Model& /*reading*/,
+                      definitions::VerifyResult& /*result*/) const {}
+  // The model Verify reads: the suspect aligned to the secret's reference model (stored in
+  // `aligned`) unless align = off or there is none; InvalidArgument when align = on without one
+  // or the suspect cannot be aligned (other depth or input/output sizes).
+  [[nodiscard]] const nn::Model& reading_model(const definitions::OwnerSecret& secret,
+                                               const nn::Model& suspect,
+                                               std::optional<nn::Alignment>& aligned) const;
   // Embed the expected symbols into a copy of the model.
   [[nodiscard]] virtual nn::Model embed(const nn::Model& model, const ResolvedKey& key,
                                         Rng& coins) const = 0;
