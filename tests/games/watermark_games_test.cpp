@@ -176,8 +176,10 @@ TEST(WmRemoval, UchidaIsRemovedByPermutationWithoutAlignment) {
   EXPECT_LE(count_of(metric(r, "detected")), at_most(30, 1e-3));
 }
 
-// With alignment to the owner's unmarked model (the default), the permutation is undone and the
-// mark is read in every trial: zero wins, so Adv <= cp_upper(0, 30) = 0.095 at 95%.
+// With alignment to the owner's unmarked model (the default), the permutation is undone bit for
+// bit (nn_align_test), so each trial reads exactly the marked model: zero wins for the reason
+// marked_detected is 1 in the test above (P[a marked model fails] <= 1e-6 over 30 trials), and
+// Adv <= cp_upper(0, 30) = 0.095 at 95%.
 TEST(WmRemoval, UchidaSurvivesPermutationWithAlignment) {
   const CellResult r = run(cell("wm_removal", "uchida", "permute"), 30);
   EXPECT_EQ(r.counts.wins, 0u);
