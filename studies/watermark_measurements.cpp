@@ -44,6 +44,12 @@ std::vector<std::string> split_ids(const std::string& text) {
   return out;
 }
 
+// The owner's model (a zoo model: drawing it uses no coins).
+nn::Model owner_model(const definitions::ModelSource& source) {
+  Rng unused(0, 0, 0);
+  return source.draw(unused);
+}
+
 // Match counts of fresh keys against null models: KeyGen on the owner's model (so that the
 // verifier aligns to it, as for a suspect) with coins (seed, tag, k), key k read against null
 // model k / keys_per_model; split into the first `calibration` keys of every model and the rest.
@@ -106,8 +112,7 @@ class NullCalibration final : public Measurement {
     const std::string& scheme_id = schemes_.at(u);
     const auto scheme = experiments::Catalog::global().schemes.create(scheme_id, {});
     const auto owner_source = definitions::ModelSource::parse("zoo:" + zoo_ + "@1");
-    Rng unused(0, 0, 0);
-    const nn::Model owner = owner_source.draw(unused);
+    const nn::Model owner = owner_model(owner_source);
     const games::NullModels nulls(zoo_, std::uint64_t(null_first_), std::uint64_t(null_count_));
     const NullScores ns = null_scores(*scheme, owner, nulls,
                                       static_cast<std::uint64_t>(calibration_keys_ + test_keys_),
@@ -213,8 +218,7 @@ class TprAtFpr final : public Measurement {
     const std::string& scheme_id = schemes_.at(u);
     const auto scheme = experiments::Catalog::global().schemes.create(scheme_id, {});
     const auto owner_source = definitions::ModelSource::parse("zoo:" + zoo_ + "@1");
-    Rng unused(0, 0, 0);
-    const nn::Model owner = owner_source.draw(unused);
+    const nn::Model owner = owner_model(owner_source);
     const games::NullModels nulls(zoo_, std::uint64_t(null_first_), std::uint64_t(null_count_));
     ParallelOptions dynamic;
     dynamic.schedule = Schedule::dynamic;
