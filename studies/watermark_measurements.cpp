@@ -237,6 +237,7 @@ class TprAtFpr final : public Measurement {
 
     games::WatermarkData data;
     const auto attacker = data.attacker();
+    const auto adversary_scheme = scheme->for_owner(games::kAdversaryIdentity);
     json rows = json::array();
     for (std::size_t t = 0; t < transforms_.size(); ++t) {
       const auto [id, params] = experiments::parse_component("transforms", transforms_[t]);
@@ -249,7 +250,7 @@ class TprAtFpr final : public Measurement {
         const auto owned = games::release_owner_model(owner_source, *scheme, challenger);
         definitions::RemovalContext context;
         context.data = attacker.get();
-        context.scheme = scheme.get();
+        context.scheme = adversary_scheme.get();  // the algorithm under the adversary's identity
         Rng attack_coins = challenger.derive("transform").derive(transforms_[t]);
         const nn::Model suspect = remover.remove(owned.marked, context, attack_coins);
         positive[static_cast<std::size_t>(i)] = static_cast<double>(
