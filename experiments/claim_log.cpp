@@ -32,15 +32,6 @@ std::string log_signed_text(const std::string& entry_hash) {
   return "wrsec-registry v1; entry=" + entry_hash;
 }
 
-bool log_is_hex64(const json& v) {
-  if (!v.is_string()) return false;
-  const std::string s = v.get<std::string>();
-  if (s.size() != 64) return false;
-  for (const char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
-
 }  // namespace
 
 json ClaimLogEntry::to_json() const {
@@ -69,7 +60,8 @@ std::vector<ClaimLogEntry> parse_claim_log(std::string_view text, const std::str
     e.body = json::object();
     for (const auto& [key, value] : j.items()) {
       if (key == "entry_hash") {
-        if (!log_is_hex64(value)) throw fail("entry_hash must be 64 lower-case hex digits");
+        if (!value.is_string() || !is_digest_hex(value.get<std::string>()))
+          throw fail("entry_hash must be 64 lower-case hex digits");
         e.entry_hash = value.get<std::string>();
       } else if (key == "signature") {
         if (!value.is_string()) throw fail("signature must be a string");

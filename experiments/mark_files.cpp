@@ -38,10 +38,6 @@ nn::Model read_model(const fs::path& path) {
   return nn::Model::from_safetensors(path);
 }
 
-bool is_digest_hex(const std::string& s) {
-  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
-
 // Exact text of a double that parses back to the same value.
 std::string exact_text(double v) {
   char buf[40];
@@ -67,6 +63,10 @@ double threshold_fpr(double k, std::uint64_t bits, double p0) {
 }
 
 }  // namespace
+
+bool is_digest_hex(const std::string& s) {
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
 
 // ---- key files --------------------------------------------------------------------------------
 

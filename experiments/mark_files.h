@@ -70,6 +70,9 @@ struct OwnerRecord {
   [[nodiscard]] nlohmann::json to_json() const;
 };
 
+// A SHA-256 digest as wrsec writes it: 64 lower-case hex digits.
+[[nodiscard]] bool is_digest_hex(const std::string& s);
+
 // Strict parser: InvalidArgument naming the problem for malformed JSON, another schema, a
 // missing or unknown field. `source` names the input in messages.
 [[nodiscard]] OwnerRecord parse_owner_record(std::string_view text, const std::string& source);
