@@ -93,4 +93,21 @@ std::optional<std::vector<std::uint8_t>> LsbParity::read(const nn::Model& suspec
   return bits;
 }
 
+std::vector<std::string> LsbParity::symbol_carriers(const nn::Model& reading,
+                                                    const ResolvedKey& key) const {
+  if (carrier_names().size() == 1) return WatermarkScheme::symbol_carriers(reading, key);
+  const CarrierLayout layout = CarrierLayout::of(reading, carrier_names());
+  const auto positions = groups(layout, key);
+  const auto g = static_cast<std::size_t>(group_);
+  std::vector<std::string> out(symbols());
+  for (std::size_t j = 0; j < out.size(); ++j) {
+    const std::size_t first = layout.locate(positions[j * g]).first;
+    bool one = true;
+    for (std::size_t i = 1; i < g && one; ++i)
+      one = layout.locate(positions[j * g + i]).first == first;
+    out[j] = one ? layout.names[first] : std::string();
+  }
+  return out;
+}
+
 }  // namespace wrsec::schemes

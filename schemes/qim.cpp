@@ -156,4 +156,15 @@ std::optional<std::vector<std::uint8_t>> Qim::read(const nn::Model& suspect,
   return out;
 }
 
+std::vector<std::string> Qim::symbol_carriers(const nn::Model& reading,
+                                              const ResolvedKey& key) const {
+  if (carrier_names().size() == 1) return WatermarkScheme::symbol_carriers(reading, key);
+  const auto bits = bits_of(reading, key);
+  if (!bits) return {};
+  std::vector<std::string> out;
+  out.reserve(bits->size());
+  for (const Bit& b : *bits) out.push_back(b.tensor);
+  return out;
+}
+
 }  // namespace wrsec::schemes

@@ -50,6 +50,8 @@ class Qim final : public WatermarkScheme {
                                 Rng& coins) const override;
   [[nodiscard]] std::optional<std::vector<std::uint8_t>> read(
       const nn::Model& suspect, const ResolvedKey& key) const override;
+  [[nodiscard]] std::vector<std::string> symbol_carriers(const nn::Model& reading,
+                                                         const ResolvedKey& key) const override;
   void check_model(const nn::Model& model) const override;
   [[nodiscard]] nlohmann::json public_params(const nn::Model& model) const override;
 

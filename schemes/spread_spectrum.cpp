@@ -134,4 +134,24 @@ void SpreadSpectrum::refine(const ResolvedKey& key, const nn::Model& reading,
   }
 }
 
+std::vector<std::string> SpreadSpectrum::symbol_carriers(const nn::Model& reading,
+                                                         const ResolvedKey& key) const {
+  if (carrier_names().size() == 1) return WatermarkScheme::symbol_carriers(reading, key);
+  const CarrierLayout layout = CarrierLayout::of(reading, carrier_names());
+  const Chips c = chips(layout.size, key);
+  std::vector<std::string> out(symbols());
+  for (std::size_t j = 0; j < out.size(); ++j) {
+    const auto at = [&](std::int64_t i) {
+      return layout
+          .locate(c.positions[j * static_cast<std::size_t>(c.k) + static_cast<std::size_t>(i)])
+          .first;
+    };
+    const std::size_t first = at(0);
+    bool one = true;
+    for (std::int64_t i = 1; i < c.k && one; ++i) one = at(i) == first;
+    out[j] = one ? layout.names[first] : std::string();
+  }
+  return out;
+}
+
 }  // namespace wrsec::schemes

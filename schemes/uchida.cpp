@@ -143,4 +143,13 @@ std::optional<std::vector<std::uint8_t>> Uchida::read(const nn::Model& suspect,
   return bits;
 }
 
+std::vector<std::string> Uchida::symbol_carriers(const nn::Model& /*reading*/,
+                                                 const ResolvedKey& /*key*/) const {
+  // As projections() assigns them: bit j to carrier j mod (number of carriers).
+  const auto names = carrier_names();
+  std::vector<std::string> out(symbols());
+  for (std::size_t j = 0; j < out.size(); ++j) out[j] = names[j % names.size()];
+  return out;
+}
+
 }  // namespace wrsec::schemes

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <numeric>
 
 #include "core/errors.h"
@@ -301,19 +302,18 @@ definitions::VerifyResult WatermarkScheme::judge(
   // Symbols that are not bits (trigger labels): what an unbound claim carrying them would hold.
   if (auto message = claim_message(r.extracted); message != r.extracted)
     r.details["claim_message"] = std::move(message);
-  r.log2_p = definitions::log2_binomial_tail(r.matches, r.bits, r.p0);
-  if (mark_.two_sided) {
-    // Lower tail P[Bin ≤ k] = P[Bin(T, 1 − p0) ≥ T − k]; p = min(1, 2·min(upper, lower)).
-    const double lower = definitions::log2_binomial_tail(r.bits - r.matches, r.bits, 1 - r.p0);
-    r.log2_p = std::min(0.0, 1.0 + std::min(r.log2_p, lower));
-  }
+  r.log2_p = log2_p_value(r.matches, r.bits);
   if (mark_.threshold) {
     r.accepted = static_cast<double>(r.matches) > *mark_.threshold;
     r.details["rule"] = "matches > calibrated threshold " + std::to_string(*mark_.threshold);
+    r.details["critical_matches"] = static_cast<std::uint64_t>(std::floor(*mark_.threshold)) + 1;
   } else {
     r.accepted = r.log2_p <= std::log2(mark_.target_fpr);
     r.details["rule"] =
         mark_.two_sided ? "two-sided binomial p <= target_fpr" : "binomial p <= target_fpr";
+    if (!mark_.two_sided) {
+      if (const auto c = critical_count(r.bits); c) r.details["critical_matches"] = *c;
+    }
   }
   if (code_) {
     int corrected = 0;
@@ -326,6 +326,59 @@ definitions::VerifyResult WatermarkScheme::judge(
                         {"symbols_corrected", payload ? corrected : -1}};
   }
   return r;
+}
+
+double WatermarkScheme::log2_p_value(std::uint64_t matches, std::uint64_t n) const {
+  const double p0 = null_probability();
+  const double upper = definitions::log2_binomial_tail(matches, n, p0);
+  if (!mark_.two_sided) return upper;
+  // Lower tail P[Bin ≤ k] = P[Bin(T, 1 − p0) ≥ T − k]; p = min(1, 2·min(upper, lower)).
+  const double lower = definitions::log2_binomial_tail(n - matches, n, 1 - p0);
+  return std::min(0.0, 1.0 + std::min(upper, lower));
+}
+
+std::optional<std::uint64_t> WatermarkScheme::critical_count(std::uint64_t n) const {
+  // The one-sided tail falls as k grows: the least k with log2 p(k) <= log2 target_fpr.
+  const double bound = std::log2(mark_.target_fpr);
+  if (n == 0 || log2_p_value(n, n) > bound) return std::nullopt;
+  std::uint64_t lo = 0, hi = n;  // p(lo) > bound unless lo == 0 accepts; p(hi) <= bound
+  if (log2_p_value(0, n) <= bound) return 0;
+  while (hi - lo > 1) {
+    const std::uint64_t mid = lo + (hi - lo) / 2;
+    (log2_p_value(mid, n) <= bound ? hi : lo) = mid;
+  }
+  return hi;
+}
+
+std::vector<std::string> WatermarkScheme::symbol_carriers(const nn::Model& /*reading*/,
+                                                          const ResolvedKey& /*key*/) const {
+  const auto names = carrier_names();
+  if (names.size() != 1) return {};
+  return std::vector<std::string>(symbols(), names.front());
+}
+
+nlohmann::json WatermarkScheme::per_layer(const ResolvedKey& key,
+                                          const definitions::VerifyResult& r,
+                                          const std::vector<std::string>& carriers) const {
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> counts;  // tensor -> (n, k)
+  for (std::size_t j = 0; j < carriers.size(); ++j) {
+    auto& [n, k] = counts[carriers[j].empty() ? std::string("(several tensors)") : carriers[j]];
+    ++n;
+    k += r.extracted[j] == key.expected[j] ? 1 : 0;
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [tensor, nk] : counts) {
+    const double lp = log2_p_value(nk.second, nk.first);
+    nlohmann::json row = {{"tensor", tensor},
+                          {"symbols", nk.first},
+                          {"matches", nk.second},
+                          {"log2_p", lp},
+                          {"accepted_alone", lp <= std::log2(mark_.target_fpr)}};
+    if (const auto c = mark_.two_sided ? std::nullopt : critical_count(nk.first); c)
+      row["critical_matches"] = *c;
+    out.push_back(std::move(row));
+  }
+  return out;
 }
 
 definitions::VerifyResult WatermarkScheme::verify(const definitions::OwnerSecret& secret,
@@ -345,7 +398,11 @@ definitions::VerifyResult WatermarkScheme::verify(const definitions::OwnerSecret
   }
   definitions::VerifyResult result = judge(*key, bits);
   if (aligned) result.details["alignment"] = aligned->to_json();
-  if (!result.details.contains("rejected")) refine(*key, *reading, result);
+  if (!result.details.contains("rejected")) {
+    if (const auto carriers = symbol_carriers(*reading, *key); carriers.size() == result.bits)
+      result.details["per_layer"] = per_layer(*key, result, carriers);
+    refine(*key, *reading, result);
+  }
   return result;
 }
 

@@ -18,7 +18,10 @@
 //                  Read the bits m' from M', k = #{j : m'_j = m_j}, p = P[Bin(T, p0) ≥ k]
 //                  (two-sided: 2·min of both tails, for bit-inverting attacks);
 //                  accept iff p ≤ target_fpr, or iff k > threshold when a calibrated threshold is
-//                  given (strict, so an empirical quantile keeps the nominal FPR).
+//                  given (strict, so an empirical quantile keeps the nominal FPR). The details
+//                  give the critical count c (the least k the rule accepts, fixed by the rule,
+//                  T and p0 before reading) and, per carrier tensor L with T_L symbols, k_L and
+//                  P[Bin(T_L, p0) ≥ k_L] ("per_layer"; the decision is on all T symbols).
 //                  Before reading, unless align = off, the suspect's hidden units are aligned to
 //                  the owner's reference model kept in s (nn/align.h: dummy units merged, scale
 //                  normalised, permutation undone); the alignment log is in the result's details.
@@ -134,6 +137,12 @@ class WatermarkScheme : public definitions::WeightReleaseScheme {
   // Embed the expected symbols into a copy of the model.
   [[nodiscard]] virtual nn::Model embed(const nn::Model& model, const ResolvedKey& key,
                                         Rng& coins) const = 0;
+  // The carrier tensor each symbol is read from ("" for a symbol spread over several), for the
+  // per-layer statistics in the result's details["per_layer"]; empty when not known. Default:
+  // every symbol's tensor when there is one carrier, else empty. Called only after read()
+  // succeeded on `reading`.
+  [[nodiscard]] virtual std::vector<std::string> symbol_carriers(const nn::Model& reading,
+                                                                 const ResolvedKey& key) const;
   // Read the symbols from a suspect; nullopt when the suspect does not fit the key (other
   // shapes), which Verify rejects.
   [[nodiscard]] virtual std::optional<std::vector<std::uint8_t>> read(
@@ -168,6 +177,14 @@ class WatermarkScheme : public definitions::WeightReleaseScheme {
       const ResolvedKey& key, const std::optional<std::vector<std::uint8_t>>& read_symbols,
       std::string why = {}) const;
 
+  // log2 p-value of `matches` of n symbols under the null (one- or two-sided as configured).
+  [[nodiscard]] double log2_p_value(std::uint64_t matches, std::uint64_t n) const;
+  // The least match count of n symbols whose one-sided p-value is at most target_fpr (nullopt
+  // if none is).
+  [[nodiscard]] std::optional<std::uint64_t> critical_count(std::uint64_t n) const;
+  // details["per_layer"]: match counts and p-values per carrier tensor.
+  [[nodiscard]] nlohmann::json per_layer(const ResolvedKey& key, const definitions::VerifyResult& r,
+                                         const std::vector<std::string>& carriers) const;
   // "wrsec-mark v1; scheme=<id>;": every claim for this scheme starts with it.
   [[nodiscard]] std::string statement_prefix() const;
   // Carrier tensor names "layers.{i}.weight" for the configured layers.

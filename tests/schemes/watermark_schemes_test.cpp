@@ -379,6 +379,56 @@ TEST_P(EveryScheme, MarkedModelVerifiesWithAllSymbols) {
   expect_unmarked(r.scheme->verify(r.rel.secret, r.base), symbols, p0, !trains(id), "base");
 }
 
+// The critical count and the per-layer statistics: per carrier tensor, k_L of T_L symbols and
+// log2 P[Bin(T_L, p0) >= k_L], adding up to the whole.
+TEST_P(EveryScheme, CriticalCountAndPerLayerStatisticsAddUp) {
+  const std::string id = GetParam();
+  const auto check = [&](const Scheme& scheme, const OwnerSecret& secret, const nn::Model& m,
+                         const std::set<std::string>& tensors) -> std::set<std::string> {
+    const VerifyResult v = scheme.verify(secret, m);
+    const double bound = std::log2(1e-3);
+    const auto c = v.details.at("critical_matches").get<std::uint64_t>();
+    EXPECT_LE(log2_tail_reference(c, v.bits, v.p0), bound + 1e-9);
+    EXPECT_GT(log2_tail_reference(c - 1, v.bits, v.p0), bound);
+    EXPECT_EQ(v.accepted, v.matches >= c);
+    if (id == "trigger_set") {
+      EXPECT_FALSE(v.details.contains("per_layer"));  // black-box: no carrier tensors
+      return {};
+    }
+    EXPECT_TRUE(v.details.contains("per_layer")) << v.details.dump();
+    std::uint64_t n = 0, k = 0;
+    std::set<std::string> seen;
+    for (const auto& row : v.details["per_layer"]) {
+      const auto rn = row.at("symbols").get<std::uint64_t>();
+      const auto rk = row.at("matches").get<std::uint64_t>();
+      n += rn;
+      k += rk;
+      seen.insert(row.at("tensor").get<std::string>());
+      EXPECT_NEAR(row.at("log2_p").get<double>(), log2_tail_reference(rk, rn, v.p0), 1e-9 * rn);
+      EXPECT_EQ(row.at("accepted_alone").get<bool>(), row.at("log2_p").get<double>() <= bound);
+    }
+    EXPECT_EQ(n, v.bits);
+    EXPECT_EQ(k, v.matches);
+    for (const auto& t : seen) EXPECT_TRUE(tensors.empty() || tensors.count(t) == 1) << t;
+    return seen;
+  };
+  const auto& r = released(id);
+  (void)check(*r.scheme, r.rel.secret, r.marked, {});
+  (void)check(*r.scheme, r.rel.secret, random_model(7), {});
+  if (trains(id) || id == "trigger_set") return;
+  // Two carrier tensors: qim reads each symbol from one of them; spread_spectrum's chips and
+  // lsb_parity's groups are drawn from both together, so a symbol can span them.
+  const auto two = make_scheme(id, {{"layers", "0,1"}});
+  Rng coins = test_rng(6);
+  const auto rel = two->release(random_model(1), coins);
+  std::set<std::string> layers = {"layers.0.weight", "layers.1.weight"};
+  if (id != "qim") layers.insert("(several tensors)");
+  const auto seen = check(*two, rel.secret, definitions::artifact_model(rel.artifact), layers);
+  if (id == "qim") {
+    EXPECT_EQ(seen, layers);
+  }
+}
+
 // (2) Independent models: rejected, match counts as under the null Bin(T, p0).
 TEST_P(EveryScheme, IndependentModelsFollowTheNull) {
   const std::string id = GetParam();
