@@ -1,11 +1,13 @@
-// The owner's commands: wrsec keygen, mark and verify.
+// The owner's commands: wrsec keygen, mark, verify and evidence.
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "apps/commands.h"
 #include "core/errors.h"
 #include "definitions/statistics.h"
+#include "experiments/evidence.h"
 #include "experiments/mark_files.h"
 
 namespace wrsec::app {
@@ -32,6 +34,19 @@ void print_verify(const definitions::VerifyResult& v) {
                 << l.value("mean_cosine", 0.0) << " min " << l.value("min_cosine", 0.0)
                 << ", margin min " << l.value("min_margin", 0.0) << '\n';
     }
+}
+
+void print_evidence(const experiments::EvidenceSummary& e, const std::string& dir) {
+  std::size_t present = 0;
+  for (const auto& item : e.completeness) {
+    const std::string status = item.value("status", std::string());
+    present += status == "present" || status == "not_applicable" ? 1 : 0;
+    if (status != "present" && status != "not_applicable")
+      std::cout << "evidence  " << status << ": " << item.value("item", std::string()) << " ("
+                << item.value("detail", std::string()) << ")\n";
+  }
+  std::cout << "evidence  " << dir << " (report " << e.report_hash.substr(0, 16) << "…, " << present
+            << " of " << e.completeness.size() << " items complete)\n";
 }
 
 // --secret was the record's name when the record held the owner's seed-derived key.
@@ -148,9 +163,29 @@ int cmd_verify(const Args& args, const Context& /*context*/) {
       "the owner's original (unmarked) model file: align the suspect's hidden units to it before "
       "reading (undoes permutation, scaling and dummy neurons; its digest must be the record's)")(
       "secret", po::value<std::string>(), "(old name of --record)");
+  po::options_description evidence(
+      "evidence report (a signed, self-contained record of this verification; check it with\n"
+      "'wrsec evidence check DIR')");
+  evidence.add_options()("evidence", po::value<std::string>(),
+                         "write the report into this new directory (evidence.json, evidence.md)")(
+      "signing-key", po::value<std::string>(),
+      "the examiner's key file that signs the report (from 'wrsec keygen')")(
+      "control", po::value<std::vector<std::string>>()->composing(),
+      "a negative control: a model independent of the owner's, run through the same pipeline "
+      "(repeatable)")("registry", po::value<std::string>(),
+                      "the claim log (from 'wrsec registry add') holding the owner's entry")(
+      "registry-head", po::value<std::string>(),
+      "an entry hash of the log you already hold (the log must contain it)")(
+      "null-keys", po::value<std::string>(),
+      "keys of another identity read from the suspect, the empirical null (default 1000; 0: "
+      "none)");
+  opts.add(evidence);
   const auto vm = parse(args, opts);
   if (vm.count("help")) {
-    std::cout << opts;
+    std::cout << opts
+              << "\nexample:\n  wrsec verify --record owner.json --model suspect.safetensors "
+                 "--reference original.safetensors \\\n      --evidence case-1 --signing-key "
+                 "examiner.key --control other.safetensors --registry claims.log\n";
     return kExitOk;
   }
   refuse_old_secret_option(vm);
@@ -159,9 +194,33 @@ int cmd_verify(const Args& args, const Context& /*context*/) {
   experiments::VerifierRule rule;
   if (vm.count("target-fpr")) rule.target_fpr = parse_real("--target-fpr", text(vm, "target-fpr"));
   if (vm.count("threshold")) rule.threshold = parse_real("--threshold", text(vm, "threshold"));
+  const std::string reference = vm.count("reference") ? text(vm, "reference") : std::string();
+  if (!vm.count("evidence")) {
+    for (const char* o : {"signing-key", "control", "registry", "registry-head", "null-keys"})
+      if (vm.count(o)) throw InvalidArgument(std::string("--") + o + " needs --evidence DIR");
+  }
+  std::optional<experiments::EvidenceSummary> evidence_summary;
+  if (vm.count("evidence")) {
+    experiments::EvidenceOptions eo;
+    eo.record = text(vm, "record");
+    eo.suspect = text(vm, "model");
+    eo.reference = reference;
+    eo.rule = rule;
+    if (vm.count("control"))
+      for (const auto& c : vm["control"].as<std::vector<std::string>>()) eo.controls.push_back(c);
+    if (vm.count("registry")) eo.registry = text(vm, "registry");
+    if (vm.count("registry-head")) eo.registry_head = text(vm, "registry-head");
+    if (vm.count("signing-key")) eo.signing_key = text(vm, "signing-key");
+    if (vm.count("null-keys")) eo.null_keys = parse_count("--null-keys", text(vm, "null-keys"));
+    eo.out = text(vm, "evidence");
+    eo.command = "wrsec verify";
+    for (const auto& a : args) eo.command += " " + a;
+    evidence_summary = experiments::write_evidence(eo);
+  }
   const auto report =
-      experiments::verify_model_file(text(vm, "record"), text(vm, "model"), rule,
-                                     vm.count("reference") ? text(vm, "reference") : std::string());
+      evidence_summary
+          ? evidence_summary->verify
+          : experiments::verify_model_file(text(vm, "record"), text(vm, "model"), rule, reference);
   for (const auto& w : report.warnings) std::cerr << "wrsec: warning: " << w << '\n';
   std::cout << "owner     " << report.key_fingerprint << " (" << report.scheme << ")\n"
             << "models    original " << report.model_digest << "\n          marked   "
@@ -183,7 +242,66 @@ int cmd_verify(const Args& args, const Context& /*context*/) {
               << report.mapping.value("chains", 0) << " candidate chains\n";
   }
   print_verify(report.result);
+  if (evidence_summary) print_evidence(*evidence_summary, text(vm, "evidence"));
   return report.result.accepted ? kExitOk : kExitFailure;
+}
+
+int cmd_evidence(const Args& args, const Context& /*context*/) {
+  po::options_description opts(
+      "wrsec evidence check DIR [--signer FINGERPRINT] [--model SUSPECT [--reference ORIGINAL]]\n"
+      "\n"
+      "Checks an evidence report written by 'wrsec verify ... --evidence DIR': the report's hash\n"
+      "and the examiner's signature (and that the examiner is --signer, when given), that\n"
+      "evidence.md is the rendering of evidence.json, the owner record's signatures, the registry\n"
+      "chain and entry, every p-value, bound and decision recomputed from its counts, and the\n"
+      "completeness list. With --model (and --reference when the report aligned to one), the\n"
+      "suspect's digest is compared and the verification run again. Exit code 0 if the report\n"
+      "checks, 1 if it does not, 2 for bad input");
+  opts.add_options()("help,h", "show this help")("action", po::value<std::string>(),
+                                                 "check (the first positional argument)")(
+      "dir", po::value<std::string>(), "the evidence directory (the second positional argument)")(
+      "signer", po::value<std::string>(), "the examiner's key fingerprint you expect")(
+      "model", po::value<std::string>(), "the suspect model file, to compare and re-run")(
+      "reference", po::value<std::string>(), "the owner's original model file, for the re-run");
+  po::positional_options_description pos;
+  pos.add("action", 1).add("dir", 1);
+  const auto vm = parse(args, opts, &pos);
+  if (vm.count("help")) {
+    std::cout << opts;
+    return kExitOk;
+  }
+  if (!vm.count("action") || text(vm, "action") != "check")
+    throw InvalidArgument("evidence needs the action 'check' (see 'wrsec evidence --help')");
+  if (!vm.count("dir")) throw InvalidArgument("evidence check needs the evidence directory");
+  if (vm.count("reference") && !vm.count("model"))
+    throw InvalidArgument("--reference applies only with --model");
+  experiments::EvidenceCheckOptions o;
+  o.dir = text(vm, "dir");
+  if (vm.count("signer")) {
+    o.signer = text(vm, "signer");
+    if (!experiments::is_digest_hex(*o.signer))
+      throw InvalidArgument("--signer must be a key fingerprint (64 lower-case hex digits)");
+  }
+  if (vm.count("model")) o.suspect = text(vm, "model");
+  if (vm.count("reference")) o.reference = text(vm, "reference");
+  const auto c = experiments::check_evidence(o);
+  std::cout << "signer    " << (c.signer.empty() ? "?" : c.signer)
+            << (o.signer ? (o.signer == c.signer ? " (as expected)" : " (NOT the expected one)")
+                         : " (not pinned: pass --signer to require it)")
+            << '\n'
+            << "decision  " << (c.accepted ? "the mark verifies" : "the mark does not verify")
+            << '\n';
+  for (const auto& item : c.completeness)
+    std::cout << "item      " << item.value("status", std::string()) << "  "
+              << item.value("item", std::string()) << '\n';
+  if (c.rerun) std::cout << "re-run    the verification agrees\n";
+  if (!c.valid) {
+    for (const auto& p : c.problems) std::cout << "INVALID: " << p << '\n';
+    return kExitFailure;
+  }
+  std::cout << "valid: hash, signature, rendering, record, registry, statistics and completeness "
+               "check\n";
+  return kExitOk;
 }
 
 }  // namespace wrsec::app

@@ -15,6 +15,7 @@ int cmd_attack(const Args& args, const Context& context);     // cmd_files.cpp
 int cmd_keygen(const Args& args, const Context& context);     // cmd_owner.cpp
 int cmd_mark(const Args& args, const Context& context);       // cmd_owner.cpp
 int cmd_verify(const Args& args, const Context& context);     // cmd_owner.cpp
+int cmd_evidence(const Args& args, const Context& context);   // cmd_owner.cpp
 int cmd_registry(const Args& args, const Context& context);   // cmd_registry.cpp
 
 }  // namespace wrsec::app

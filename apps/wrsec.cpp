@@ -46,6 +46,8 @@ constexpr Command kCommands[] = {
      wrsec::app::cmd_mark, false},
     {"verify", "check a suspect model file against an owner's record (exit 0 iff it verifies)",
      wrsec::app::cmd_verify, false},
+    {"evidence", "check a signed evidence report written by 'wrsec verify ... --evidence DIR'",
+     wrsec::app::cmd_evidence, false},
     {"registry", "add an owner's claim to a hash-chained claim log, show it, or check it",
      wrsec::app::cmd_registry, false},
 };

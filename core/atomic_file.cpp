@@ -100,4 +100,55 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view t
   f.commit();
 }
 
+void create_directory_atomically(const std::filesystem::path& dir,
+                                 const std::vector<std::pair<std::string, std::string>>& files) {
+  namespace fs = std::filesystem;
+  const auto exists = [&] {
+    return InvalidArgument("'" + dir.string() +
+                           "' exists (a new directory is never written over "
+                           "anything; choose another path or remove it)");
+  };
+  for (const auto& [name, content] : files)
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
+      throw InvalidArgument("'" + name + "' is not a plain file name");
+  if (fs::exists(fs::symlink_status(dir))) throw exists();
+  fs::path parent = dir.parent_path();
+  if (parent.empty()) parent = ".";
+  if (!fs::is_directory(parent))
+    throw InvalidArgument("cannot create '" + dir.string() + "': '" + parent.string() +
+                          "' is not a directory");
+  std::string tmpl = (parent / ("." + dir.filename().string() + ".partial-XXXXXX")).string();
+  std::vector<Temporary> staged(1);
+  if (make_registered_directory(tmpl, staged[0]) != 0) {
+    const int err = errno;
+    throw RuntimeError("cannot create a directory beside '" + dir.string() +
+                       "': " + std::strerror(err));
+  }
+  const fs::path staging = tmpl;
+  try {
+    for (const auto& [name, content] : files) {
+      staged.emplace_back(staging / name, Temporary::Kind::file);
+      write_file_atomically(staging / name, content);
+    }
+    fs::permissions(staging, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                 fs::perms::others_read | fs::perms::others_exec);
+    if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_NOREPLACE) != 0) {
+      int err = errno;
+      // A file system without RENAME_NOREPLACE: a plain rename, which fails over a non-empty
+      // directory too.
+      if ((err == EINVAL || err == ENOSYS) && !fs::exists(fs::symlink_status(dir)) &&
+          ::rename(staging.c_str(), dir.c_str()) == 0)
+        err = 0;
+      if (err == EEXIST || err == ENOTEMPTY) throw exists();
+      if (err != 0)
+        throw RuntimeError("cannot create '" + dir.string() + "': " + std::strerror(err));
+    }
+    for (auto& t : staged) t.release();
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(staging, ec);
+    throw;
+  }
+}
+
 }  // namespace wrsec

@@ -11,7 +11,10 @@
 // temporary, no rename: what was written before a failure stays written), a symbolic link is
 // followed (the link stays), and a directory or other special file is refused.
 #include <filesystem>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/output_path.h"
 #include "core/temporaries.h"
@@ -48,5 +51,12 @@ class AtomicFile {
 
 // Writes text to path atomically (an AtomicFile written and committed at once).
 void write_file_atomically(const std::filesystem::path& path, std::string_view text);
+
+// Creates the directory `dir` holding exactly `files` (name, content), all or nothing: they are
+// written into a registered staging directory beside it (".NAME.partial-XXXXXX", mode 0755),
+// which is renamed into place without replacing anything. InvalidArgument if `dir` exists or a
+// name is not a plain file name; RuntimeError if writing fails (the staging directory is removed).
+void create_directory_atomically(const std::filesystem::path& dir,
+                                 const std::vector<std::pair<std::string, std::string>>& files);
 
 }  // namespace wrsec

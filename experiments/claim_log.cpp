@@ -34,6 +34,12 @@ std::string log_signed_text(const std::string& entry_hash) {
 
 }  // namespace
 
+std::string mark_key_commitment(const definitions::OwnerClaim& claim) {
+  const auto key =
+      definitions::MarkKey::from_signature(claim.public_key, claim.statement, claim.signature_hex);
+  return to_hex(sha256("wrsec-mark-key-commitment v1; " + key.hex()));
+}
+
 json ClaimLogEntry::to_json() const {
   json j = body;
   j["entry_hash"] = entry_hash;
@@ -152,8 +158,6 @@ ClaimLogEntry make_claim_log_entry(const std::vector<ClaimLogEntry>& log, const 
   }
   const ClaimLogCheck c = check_claim_log(log);
   if (!c.valid) throw InvalidArgument("the log is invalid, refusing to append: " + c.problem);
-  const auto mark_key = definitions::MarkKey::from_signature(
-      record.claim.public_key, record.claim.statement, record.claim.signature_hex);
   ClaimLogEntry e;
   e.body = {{"schema", kRegistryEntrySchema},
             {"seq", log.size()},
@@ -167,7 +171,7 @@ ClaimLogEntry make_claim_log_entry(const std::vector<ClaimLogEntry>& log, const 
             {"original_digest", record.model_digest},
             {"marked_digest", record.marked_digest},
             {"claim_fingerprint", record.claim.fingerprint()},
-            {"key_commitment", to_hex(sha256("wrsec-mark-key-commitment v1; " + mark_key.hex()))},
+            {"key_commitment", mark_key_commitment(record.claim)},
             {"rule", rule.threshold ? json{{"threshold", *rule.threshold}}
                                     : json{{"target_fpr", rule.target_fpr}}}};
   if (!log.empty() && log.back().body.value("time", std::string()) > time)

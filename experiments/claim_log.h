@@ -46,6 +46,10 @@ struct ClaimLogCheck {
   std::string head;  // entry_hash of the last entry (64 zeros for an empty log)
 };
 
+// key_commitment of an entry for `claim`: SHA-256("wrsec-mark-key-commitment v1; " ‖ K), K the
+// mark key the (signature-bound) claim derives.
+[[nodiscard]] std::string mark_key_commitment(const definitions::OwnerClaim& claim);
+
 // Reads a log; InvalidArgument (naming the line) for a line that is not a JSON object with exactly
 // the entry's fields. An empty text is an empty log.
 [[nodiscard]] std::vector<ClaimLogEntry> parse_claim_log(std::string_view text,

@@ -250,15 +250,28 @@ MarkSummary mark_model_file(const MarkOptions& o) {
 
 // ---- verify -----------------------------------------------------------------------------------
 
-VerifyReport verify_model_file(const fs::path& record_path, const fs::path& suspect,
-                               const VerifierRule& rule, const fs::path& reference) {
+namespace {
+void check_verifier_rule(const VerifierRule& rule) {
   if (!(rule.target_fpr > 0 && rule.target_fpr < 1))
     throw InvalidArgument("--target-fpr must lie in (0, 1)");
   if (rule.threshold && !(*rule.threshold >= 0))
     throw InvalidArgument("--threshold must be a number >= 0");
-  const OwnerRecord rec = parse_owner_record(read_text_file(record_path), record_path.string());
+}
+}  // namespace
+
+VerifyReport verify_model_file(const fs::path& record_path, const fs::path& suspect,
+                               const VerifierRule& rule, const fs::path& reference) {
+  check_verifier_rule(rule);
+  return verify_model_file(parse_owner_record(read_text_file(record_path), record_path.string()),
+                           record_path.string(), suspect, rule, reference);
+}
+
+VerifyReport verify_model_file(const OwnerRecord& rec, const std::string& record_source,
+                               const fs::path& suspect, const VerifierRule& rule,
+                               const fs::path& reference) {
+  check_verifier_rule(rule);
   const auto fail = [&](const std::string& what) {
-    return InvalidArgument(record_path.string() + ": " + what);
+    return InvalidArgument(record_source + ": " + what);
   };
   if (!definitions::verify_statement(rec.claim.public_key, rec.signed_text(), rec.record_signature))
     throw fail(
@@ -340,6 +353,9 @@ VerifyReport verify_model_file(const fs::path& record_path, const fs::path& susp
   }
   report.suspect_digest = definitions::tensors_digest_hex(suspect_model.tensors);
   report.result = scheme->verify(secret, suspect_model);
+  report.suspect_model = std::make_shared<const nn::Model>(std::move(suspect_model));
+  if (original) report.reference_model = std::make_shared<const nn::Model>(std::move(*original));
+  report.scheme_params = params;
 
   // The record may not loosen the verifier's rule; a rule at least as strict is ignored.
   const auto& r = report.result;

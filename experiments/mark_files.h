@@ -15,6 +15,7 @@
 //              than the verifier's; a rule at least as strict is ignored with a warning.
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -92,6 +93,12 @@ struct VerifyReport {
   std::string marked_digest;
   std::string suspect_digest;  // of the suspect (equal to marked_digest: the marked model itself)
   nlohmann::json mapping;      // a file from elsewhere: how its tensors map to the owner's layers
+  // What was read, for callers that read the suspect again (the evidence report's null keys):
+  // the suspect as mapped (before alignment), the owner's reference model (null without one),
+  // and the parameters the verifier's scheme was made with.
+  std::shared_ptr<const nn::Model> suspect_model;
+  std::shared_ptr<const nn::Model> reference_model;
+  definitions::Params scheme_params;
 };
 
 // Verify(s, M') under the verifier's rule. InvalidArgument for a refused record (see above) or
@@ -102,6 +109,12 @@ struct VerifyReport {
 // elsewhere: other names, transposed, F16/BF16) is mapped to the reference's layers first
 // (experiments/wild_suspect.h; the mapping is in `mapping`); without a reference it is refused.
 [[nodiscard]] VerifyReport verify_model_file(const std::filesystem::path& record,
+                                             const std::filesystem::path& suspect,
+                                             const VerifierRule& rule,
+                                             const std::filesystem::path& reference = {});
+// The same for a record already parsed; `record_source` names it in messages.
+[[nodiscard]] VerifyReport verify_model_file(const OwnerRecord& record,
+                                             const std::string& record_source,
                                              const std::filesystem::path& suspect,
                                              const VerifierRule& rule,
                                              const std::filesystem::path& reference = {});

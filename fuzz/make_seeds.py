@@ -5,7 +5,8 @@ near-valid inputs each. Deterministic; run from the repository root after changi
 The spec seeds are copies of shipped specs (experiments/specs, studies/) plus hand-made ones.
 The owner_record_fuzz seeds are not written here: they are records made by `wrsec mark` (each
 with its own fresh 512-bit key, so not reproducible byte for byte), hand edits of them, and one
-throwaway key file."""
+throwaway key file. Nor are the evidence_fuzz seeds: evidence.json files written by `wrsec verify
+... --evidence` (512-bit keys, a handful of null keys), one of them edited, and a bare top level."""
 import gzip
 import hashlib
 import json

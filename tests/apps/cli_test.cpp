@@ -637,6 +637,58 @@ TEST_F(Cli, RegistryAddShowCheckAndTampering) {
   EXPECT_EQ(run("registry check --log " + log.string() + " --key x").exit_code, 2);
 }
 
+TEST_F(Cli, VerifyWritesASignedEvidenceReportThatChecks) {
+  const auto r0 = run("train --model mlp_784_16_10_relu --seed 0 --cache " + dir_.string());
+  ASSERT_EQ(r0.exit_code, 0) << r0.out;
+  const auto r1 = run("train --model mlp_784_16_10_relu --seed 1 --cache " + dir_.string());
+  ASSERT_EQ(r1.exit_code, 0) << r1.out;
+  const std::string model = (dir_ / "mlp_784_16_10_relu-seed0.safetensors").string();
+  const std::string control = (dir_ / "mlp_784_16_10_relu-seed1.safetensors").string();
+  const std::string key = (dir_ / "owner.key").string(), examiner = (dir_ / "ex.key").string();
+  const std::string record = (dir_ / "owner.json").string(), log = (dir_ / "claims.log").string();
+  const std::string marked = (dir_ / "marked.safetensors").string();
+  ASSERT_EQ(run("keygen --bits 512 --out " + key).exit_code, 0);
+  const auto kg = run("keygen --bits 512 --out " + examiner);
+  ASSERT_EQ(kg.exit_code, 0);
+  const std::string fingerprint = kg.out.substr(kg.out.find("public    ") + 10, 64);
+  ASSERT_EQ(run("mark --scheme qim --param layers=0 --key " + key + " --in " + model + " --out " +
+                marked + " --record " + record)
+                .exit_code,
+            0);
+  ASSERT_EQ(run("registry add --log " + log + " --record " + record + " --key " + key).exit_code,
+            0);
+  const std::string dir = (dir_ / "case").string();
+  const auto v = run("verify --record " + record + " --model " + marked + " --reference " + model +
+                     " --evidence " + dir + " --signing-key " + examiner + " --control " + control +
+                     " --registry " + log + " --null-keys 100");
+  EXPECT_EQ(v.exit_code, 0) << v.out;
+  EXPECT_NE(v.out.find("14 of 14 items complete"), std::string::npos) << v.out;
+  const auto c = run("evidence check " + dir + " --signer " + fingerprint + " --model " + marked +
+                     " --reference " + model);
+  EXPECT_EQ(c.exit_code, 0) << c.out;
+  EXPECT_NE(c.out.find("re-run    the verification agrees"), std::string::npos) << c.out;
+  // Another examiner expected, an edited report, and bad input.
+  const auto other = run("evidence check " + dir + " --signer " + std::string(64, 'a'));
+  EXPECT_EQ(other.exit_code, 1) << other.out;
+  {
+    std::ifstream in(dir_ / "case" / "evidence.json");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    text.replace(text.find("\"accepted\": true"), 16, "\"accepted\": false");
+    std::ofstream(dir_ / "case" / "evidence.json") << text;
+  }
+  EXPECT_EQ(run("evidence check " + dir).exit_code, 1);
+  // The directory exists now: never written over.
+  EXPECT_EQ(run("verify --record " + record + " --model " + marked + " --evidence " + dir +
+                " --signing-key " + examiner)
+                .exit_code,
+            2);
+  EXPECT_EQ(
+      run("verify --record " + record + " --model " + marked + " --control " + control).exit_code,
+      2);
+  EXPECT_EQ(run("evidence frob " + dir).exit_code, 2);
+  EXPECT_EQ(run("evidence check " + (dir_ / "nowhere").string()).exit_code, 2);
+}
+
 TEST_F(Cli, SpecRunsMergeAndReproduceBadInput) {
   const auto write = [&](const std::string& name, const std::string& text) {
     std::ofstream(dir_ / name) << text;
