@@ -248,10 +248,11 @@ int cmd_verify(const Args& args, const Context& /*context*/) {
 
 int cmd_evidence(const Args& args, const Context& /*context*/) {
   po::options_description opts(
-      "wrsec evidence check DIR [--signer FINGERPRINT] [--model SUSPECT [--reference ORIGINAL]]\n"
+      "wrsec evidence check DIR (--signer FINGERPRINT | --any-signer) [--model SUSPECT\n"
+      "                         [--reference ORIGINAL]]\n"
       "\n"
       "Checks an evidence report written by 'wrsec verify ... --evidence DIR': the report's hash\n"
-      "and the examiner's signature (and that the examiner is --signer, when given), that\n"
+      "and the examiner's signature (and that the examiner is --signer), that\n"
       "evidence.md is the rendering of evidence.json, the owner record's signatures, the registry\n"
       "chain and entry, every p-value, bound and decision recomputed from its counts, and the\n"
       "completeness list. With --model (and --reference when the report aligned to one), the\n"
@@ -261,6 +262,7 @@ int cmd_evidence(const Args& args, const Context& /*context*/) {
                                                  "check (the first positional argument)")(
       "dir", po::value<std::string>(), "the evidence directory (the second positional argument)")(
       "signer", po::value<std::string>(), "the examiner's key fingerprint you expect")(
+      "any-signer", "accept any examiner: check the report as a document only")(
       "model", po::value<std::string>(), "the suspect model file, to compare and re-run")(
       "reference", po::value<std::string>(), "the owner's original model file, for the re-run");
   po::positional_options_description pos;
@@ -277,6 +279,10 @@ int cmd_evidence(const Args& args, const Context& /*context*/) {
     throw InvalidArgument("--reference applies only with --model");
   experiments::EvidenceCheckOptions o;
   o.dir = text(vm, "dir");
+  if (vm.count("signer") == vm.count("any-signer"))
+    throw InvalidArgument(
+        "give --signer FINGERPRINT, the examiner you trust (a report re-signed by anyone else is "
+        "otherwise a valid document), or --any-signer");
   if (vm.count("signer")) {
     o.signer = text(vm, "signer");
     if (!experiments::is_digest_hex(*o.signer))
@@ -287,10 +293,10 @@ int cmd_evidence(const Args& args, const Context& /*context*/) {
   const auto c = experiments::check_evidence(o);
   std::cout << "signer    " << (c.signer.empty() ? "?" : c.signer)
             << (o.signer ? (o.signer == c.signer ? " (as expected)" : " (NOT the expected one)")
-                         : " (not pinned: pass --signer to require it)")
+                         : " (not pinned: any examiner accepted)")
             << '\n'
-            << "decision  " << (c.accepted ? "the mark verifies" : "the mark does not verify")
-            << '\n';
+            << "decision  the report says the mark "
+            << (c.accepted ? "verifies" : "does not verify") << '\n';
   for (const auto& item : c.completeness)
     std::cout << "item      " << item.value("status", std::string()) << "  "
               << item.value("item", std::string()) << '\n';

@@ -156,6 +156,18 @@ double bonferroni_alpha(double alpha, std::size_t k) {
   return alpha / static_cast<double>(k);
 }
 
+std::optional<std::uint64_t> binomial_critical_count(std::uint64_t n, double p0, double alpha) {
+  check_alpha(alpha, "binomial_critical_count");
+  const double bound = std::log2(alpha);
+  if (n == 0 || log2_binomial_tail(n, n, p0) > bound) return std::nullopt;
+  std::uint64_t lo = 0, hi = n;  // tail(lo) > bound (tail(0) = 1 > alpha), tail(hi) <= bound
+  while (hi - lo > 1) {
+    const std::uint64_t mid = lo + (hi - lo) / 2;
+    (log2_binomial_tail(mid, n, p0) <= bound ? hi : lo) = mid;
+  }
+  return hi;
+}
+
 double log2_normal_tail(double z) {
   if (std::isnan(z)) throw InvalidArgument("log2_normal_tail: z is NaN");
   if (z < 37) return std::log2(0.5 * std::erfc(z / std::sqrt(2.0)));

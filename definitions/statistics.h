@@ -18,6 +18,7 @@
 // Boost.Math (counts above 2^53 are rounded to the nearest double).
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace wrsec::definitions {
@@ -72,6 +73,12 @@ struct AdvantageBounds {
 // normal double well above underflow, otherwise with MPFR in log space; finite for every valid
 // input (e.g. 600000 of 10^6 at p0 = 1/2 gives -29058.1).
 [[nodiscard]] double log2_binomial_tail(std::uint64_t x, std::uint64_t n, double p0);
+
+// The critical count of the one-sided binomial test at level alpha: the least k with
+// P[Bin(n, p0) >= k] <= alpha, or nullopt when even k = n is not that unlikely. Found by bisection
+// on log2_binomial_tail, which falls as k grows.
+[[nodiscard]] std::optional<std::uint64_t> binomial_critical_count(std::uint64_t n, double p0,
+                                                                   double alpha);
 
 // log2 P[Z >= z] for Z ~ N(0, 1): log2 of erfc(z/√2)/2 while that is a normal double (z < 37),
 // beyond it the asymptotic series of Mills' ratio, log φ(z) − log z + log(1 − z⁻² + 3z⁻⁴ − 15z⁻⁶)

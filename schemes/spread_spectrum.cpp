@@ -131,6 +131,7 @@ void SpreadSpectrum::refine(const ResolvedKey& key, const nn::Model& reading,
     r.log2_p = log2_p_z;
     r.accepted = log2_p_z <= std::log2(mark_.target_fpr);
     r.details["rule"] = "zero-bit z-score: P[N(0,1) >= z] <= target_fpr";
+    r.details.erase("critical_matches");  // the decision is no longer on the match count
   }
 }
 

@@ -338,16 +338,7 @@ double WatermarkScheme::log2_p_value(std::uint64_t matches, std::uint64_t n) con
 }
 
 std::optional<std::uint64_t> WatermarkScheme::critical_count(std::uint64_t n) const {
-  // The one-sided tail falls as k grows: the least k with log2 p(k) <= log2 target_fpr.
-  const double bound = std::log2(mark_.target_fpr);
-  if (n == 0 || log2_p_value(n, n) > bound) return std::nullopt;
-  std::uint64_t lo = 0, hi = n;  // p(lo) > bound unless lo == 0 accepts; p(hi) <= bound
-  if (log2_p_value(0, n) <= bound) return 0;
-  while (hi - lo > 1) {
-    const std::uint64_t mid = lo + (hi - lo) / 2;
-    (log2_p_value(mid, n) <= bound ? hi : lo) = mid;
-  }
-  return hi;
+  return definitions::binomial_critical_count(n, null_probability(), mark_.target_fpr);
 }
 
 std::vector<std::string> WatermarkScheme::symbol_carriers(const nn::Model& /*reading*/,

@@ -180,7 +180,7 @@ class WatermarkScheme : public definitions::WeightReleaseScheme {
   // log2 p-value of `matches` of n symbols under the null (one- or two-sided as configured).
   [[nodiscard]] double log2_p_value(std::uint64_t matches, std::uint64_t n) const;
   // The least match count of n symbols whose one-sided p-value is at most target_fpr (nullopt
-  // if none is).
+  // if none is). Per-layer rows use it and target_fpr even under a threshold rule.
   [[nodiscard]] std::optional<std::uint64_t> critical_count(std::uint64_t n) const;
   // details["per_layer"]: match counts and p-values per carrier tensor.
   [[nodiscard]] nlohmann::json per_layer(const ResolvedKey& key, const definitions::VerifyResult& r,

@@ -676,7 +676,8 @@ TEST_F(Cli, VerifyWritesASignedEvidenceReportThatChecks) {
     text.replace(text.find("\"accepted\": true"), 16, "\"accepted\": false");
     std::ofstream(dir_ / "case" / "evidence.json") << text;
   }
-  EXPECT_EQ(run("evidence check " + dir).exit_code, 1);
+  EXPECT_EQ(run("evidence check " + dir + " --any-signer").exit_code, 1);
+  EXPECT_EQ(run("evidence check " + dir).exit_code, 2);  // neither --signer nor --any-signer
   // The directory exists now: never written over.
   EXPECT_EQ(run("verify --record " + record + " --model " + marked + " --evidence " + dir +
                 " --signing-key " + examiner)
@@ -686,7 +687,7 @@ TEST_F(Cli, VerifyWritesASignedEvidenceReportThatChecks) {
       run("verify --record " + record + " --model " + marked + " --control " + control).exit_code,
       2);
   EXPECT_EQ(run("evidence frob " + dir).exit_code, 2);
-  EXPECT_EQ(run("evidence check " + (dir_ / "nowhere").string()).exit_code, 2);
+  EXPECT_EQ(run("evidence check " + (dir_ / "nowhere").string() + " --any-signer").exit_code, 2);
 }
 
 TEST_F(Cli, SpecRunsMergeAndReproduceBadInput) {

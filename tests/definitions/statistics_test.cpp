@@ -410,6 +410,24 @@ TEST(Log2Tail, EdgeCases) {
   EXPECT_LT(big, -1e8);
 }
 
+TEST(BinomialCriticalCount, IsTheLeastCountTheTestAccepts) {
+  // P[Bin(32, 1/2) >= 26] = 2^-11.87 <= 1e-3 < P[Bin(32, 1/2) >= 25] = 2^-10.45.
+  EXPECT_EQ(binomial_critical_count(32, 0.5, 1e-3), 26u);
+  for (const std::uint64_t n : {1u, 10u, 32u, 100u, 1000u})
+    for (const double alpha : {0.05, 1e-3, 1e-6}) {
+      const auto c = binomial_critical_count(n, 0.5, alpha);
+      if (!c) {  // even all n matching is not that unlikely
+        EXPECT_GT(log2_binomial_tail(n, n, 0.5), std::log2(alpha)) << n;
+        continue;
+      }
+      EXPECT_LE(log2_binomial_tail(*c, n, 0.5), std::log2(alpha)) << n << " " << alpha;
+      EXPECT_GT(log2_binomial_tail(*c - 1, n, 0.5), std::log2(alpha)) << n << " " << alpha;
+    }
+  EXPECT_FALSE(binomial_critical_count(10, 0.5, 1e-4).has_value());  // 2^-10 > 1e-4
+  EXPECT_FALSE(binomial_critical_count(0, 0.5, 0.05).has_value());
+  EXPECT_THROW((void)binomial_critical_count(10, 0.5, 0.0), InvalidArgument);
+}
+
 TEST(FormatLog2P, Text) {
   EXPECT_EQ(format_log2_p(std::log2(0.0312)), "0.0312");
   EXPECT_EQ(format_log2_p(0.0), "1");

@@ -17,6 +17,7 @@
 #include "core/rng.h"
 #include "core/sha256.h"
 #include "definitions/owner_key.h"
+#include "definitions/statistics.h"
 #include "experiments/claim_log.h"
 #include "experiments/spec.h"
 #include "nn/model.h"
@@ -211,13 +212,13 @@ TEST_F(Evidence, ForgedReportsAreRejected) {
   fs::create_directories(path("edited"));
   json doc = read_json(path("case") / "evidence.json");
   doc["report"]["result"]["matches"] = 20;
-  std::ofstream(path("edited") / "evidence.json") << doc.dump(2);
+  std::ofstream(path("edited") / "evidence.json") << doc.dump(2) << "\n";
   fs::copy_file(path("case") / "evidence.md", path("edited") / "evidence.md");
   EXPECT_TRUE(mentions(check("edited"), "report_hash does not match"));
 
   // Hash recomputed, the examiner's signature kept: the signature fails.
   doc["report_hash"] = to_hex(sha256(json::parse(doc["report"].dump()).dump()));
-  std::ofstream(path("edited") / "evidence.json") << doc.dump(2);
+  std::ofstream(path("edited") / "evidence.json") << doc.dump(2) << "\n";
   EXPECT_TRUE(mentions(check("edited"), "signature does not verify"));
 
   // The Markdown edited alone.
@@ -257,6 +258,40 @@ TEST_F(Evidence, ForgedReportsAreRejected) {
   EXPECT_TRUE(mentions(check("f_record", examiner), "record's signature does not verify"));
   forge("case", "f_suspect", ek, [](json& r) { r["suspect"]["is_marked_model"] = true; });
   EXPECT_TRUE(mentions(check("f_suspect", examiner), "identity flags"));
+
+  forge("case", "f_test", ek, [](json& r) {
+    r["result"]["test"] = "two-sided binomial";  // a smaller p for the same counts, if believed
+  });
+  EXPECT_TRUE(mentions(check("f_test", examiner), "the test is not the record's"));
+  forge("case", "f_alpha", ek, [](json& r) {
+    r["null"]["random_keys"]["alpha"] = 0.9;
+    r["null"]["random_keys"]["fpr_upper"] =
+        definitions::cp_upper(r["null"]["random_keys"]["accepted"].get<std::uint64_t>(),
+                              r["null"]["random_keys"]["keys"].get<std::uint64_t>(), 0.9);
+  });
+  EXPECT_TRUE(mentions(check("f_alpha", examiner), "empirical null does not recompute"));
+  forge("case", "f_entry", ek, [](json& r) {
+    r["registry"]["entry"]["time"] = "2020-01-01T00:00:00Z";  // backdated
+  });
+  EXPECT_TRUE(mentions(check("f_entry", examiner), "registry entry or the earlier claims"));
+  forge("case", "f_float", ek, [](json& r) { r["result"]["matches"] = 31.5; });
+  EXPECT_TRUE(mentions(check("f_float", examiner), "non-negative integer"));
+  // Content only a re-run can check: the alignment log, signed by the examiner.
+  forge("case", "f_alignment", ek, [](json& r) { r["alignment"][0]["mean_cosine"] = 0.5; });
+  EXPECT_TRUE(check("f_alignment", examiner).valid);
+  EvidenceCheckOptions rerun;
+  rerun.dir = path("f_alignment");
+  rerun.suspect = path("suspect.safetensors");
+  rerun.reference = path("original.safetensors");
+  EXPECT_TRUE(mentions(check_evidence(rerun), "re-running the verification gives other alignment"));
+
+  // Not the bytes wrsec writes: a duplicate key shadowing the signed one.
+  fs::create_directories(path("dup"));
+  std::string text = read_text_file(path("case") / "evidence.json");
+  text.insert(text.find("\"report\": {") + 12, "\n    \"schema\": \"x\",");
+  std::ofstream(path("dup") / "evidence.json") << text;
+  fs::copy_file(path("case") / "evidence.md", path("dup") / "evidence.md");
+  EXPECT_THROW((void)check("dup"), InvalidArgument);
 
   // The report checked against another file: not its suspect.
   EvidenceCheckOptions o;
@@ -316,6 +351,10 @@ TEST_F(Evidence, EarlierClaimsOnTheSameModelByOtherKeysAreListed) {
             definitions::key_fingerprint(test_key(1).public_key));
   EXPECT_NE(s.report["limitations"].dump().find("earlier claims"), std::string::npos);
   EXPECT_TRUE(check("conflict").valid);
+  // Hiding the earlier claim is detected: the checker recomputes them from the log.
+  forge("conflict", "hidden", path("examiner.key"),
+        [](json& r) { r["registry"]["earlier_conflicts"] = json::array(); });
+  EXPECT_TRUE(mentions(check("hidden"), "registry entry or the earlier claims"));
 }
 
 TEST_F(Evidence, BadInputIsRefusedAndNothingIsWritten) {
@@ -349,8 +388,11 @@ TEST_F(Evidence, BadInputIsRefusedAndNothingIsWritten) {
   std::ofstream(path("junk") / "evidence.json") << "[]";
   std::ofstream(path("junk") / "evidence.md") << "";
   EXPECT_THROW((void)check("junk"), InvalidArgument);
-  std::ofstream(path("junk") / "evidence.json")
-      << R"({"report": {}, "report_hash": ")" << std::string(64, '0') << R"(", "signature": "00"})";
+  std::ofstream(path("junk") / "evidence.json") << json{{"report", json::object()},
+                                                        {"report_hash", std::string(64, '0')},
+                                                        {"signature", "00"}}
+                                                       .dump(2)
+                                                << "\n";
   const EvidenceCheck c = check("junk");
   EXPECT_FALSE(c.valid);
   EXPECT_TRUE(mentions(c, "malformed report"));
