@@ -15,11 +15,17 @@ std::string Capabilities::to_string() const {
     out += out.empty() ? "verify_black_box" : ",verify_black_box";
   if (has(Capability::protected_release))
     out += out.empty() ? "protected_release" : ",protected_release";
+  if (has(Capability::tee)) out += out.empty() ? "tee" : ",tee";
   return out.empty() ? "none" : out;
 }
 
 nn::Matrix WeightReleaseScheme::infer(const Artifact& /*artifact*/, const nn::Matrix& /*x*/) const {
   throw LogicError("scheme '" + id() + "' has no infer capability");
+}
+
+std::shared_ptr<const TeeDevice> WeightReleaseScheme::provision_tee(
+    const Release& /*release*/) const {
+  throw LogicError("scheme '" + id() + "' provisions no TEE");
 }
 
 nn::TensorMap WeightReleaseScheme::hidden_mask(const nn::Model& original,

@@ -18,6 +18,7 @@
 #include "core/rng.h"
 #include "definitions/artifact.h"
 #include "definitions/owner_key.h"
+#include "definitions/tee.h"
 #include "nn/tensor.h"
 
 namespace wrsec::nn {
@@ -33,6 +34,9 @@ enum class Capability : std::uint32_t {
   // Release is meant to keep the weights from the public, so the hiding notions (parameter
   // extraction, misuse, IND of releases) apply; plaintext declares it as the unprotected baseline.
   protected_release = 1U << 3,
+  // Release provisions a trusted execution environment holding part of the secret
+  // (provision_tee; definitions/tee.h); Infer runs through it, never on the artifact alone.
+  tee = 1U << 4,
 };
 
 class Capabilities {
@@ -81,6 +85,10 @@ class WeightReleaseScheme {
   // not published in the clear). Extraction is scored on these. Default: everything hidden.
   [[nodiscard]] virtual nn::TensorMap hidden_mask(const nn::Model& original,
                                                   const Release& release) const;
+  // The TEE a release provisions (capability tee): it holds what of s the scheme puts there and
+  // answers the host's per-query requests. Throws LogicError unless capabilities() has tee.
+  [[nodiscard]] virtual std::shared_ptr<const TeeDevice> provision_tee(
+      const Release& release) const;
   // Multiply-accumulates per example of Infer(A, ·), the cost model of the misuse game.
   // Throws LogicError unless capabilities() has infer.
   [[nodiscard]] virtual double infer_macs(const Artifact& artifact) const;

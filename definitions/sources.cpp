@@ -35,7 +35,9 @@ double parse_positive(const std::string& text, const std::string& spec) {
 }  // namespace
 
 struct ModelSource::State {
-  enum class Kind { random, llama_synthetic, zoo, file } kind = Kind::random;
+  enum class Kind { random, llama_synthetic, zoo, file, drift } kind = Kind::random;
+  double drift = 0;                          // drift: ε
+  std::shared_ptr<const ModelSource> inner;  // drift: the base
   nn::Architecture arch;
   std::string name;  // zoo name or file path
   std::uint64_t seed = 1;
@@ -67,7 +69,7 @@ ModelSource ModelSource::parse(const std::string& spec) {
   if (rest.empty())
     throw InvalidArgument("malformed model source '" + spec +
                           "' (expected random:<arch>, llama_synthetic:<d>,<h>[:<act>], "
-                          "zoo:<name>[@<seed>] or file:<path>)");
+                          "zoo:<name>[@<seed>], file:<path> or drift:<eps>:<source>)");
   // Errors from the architecture / zoo-name parsers quote only part of the spec (or, for
   // llama_synthetic, a rewritten one): name the spec the user wrote.
   const auto naming_spec = [&](auto&& parse) {
@@ -93,6 +95,15 @@ ModelSource ModelSource::parse(const std::string& spec) {
     st.name = rest.substr(0, at);
     if (at != std::string::npos) st.seed = parse_u64(rest.substr(at + 1), spec);
     st.arch = naming_spec([&] { return nn::zoo_architecture(st.name); });
+  } else if (kind == "drift") {
+    st.kind = State::Kind::drift;
+    const auto c = rest.find(':');
+    if (c == std::string::npos)
+      throw InvalidArgument("malformed model source '" + spec +
+                            "' (expected drift:<eps>:<base source>)");
+    st.drift = parse_positive(rest.substr(0, c), spec);
+    st.inner = std::make_shared<const ModelSource>(ModelSource::parse(rest.substr(c + 1)));
+    st.arch = st.inner->architecture();
   } else if (kind == "file") {
     st.kind = State::Kind::file;
     st.name = rest;
@@ -109,7 +120,8 @@ nn::Architecture ModelSource::architecture() const {
 }
 
 bool ModelSource::fresh_per_draw() const {
-  return state_->kind == State::Kind::random || state_->kind == State::Kind::llama_synthetic;
+  return state_->kind == State::Kind::random || state_->kind == State::Kind::llama_synthetic ||
+         state_->kind == State::Kind::drift;
 }
 
 nn::Model ModelSource::draw(Rng& rng) const {
@@ -122,6 +134,20 @@ nn::Model ModelSource::draw(Rng& rng) const {
     case State::Kind::zoo:
     case State::Kind::file:
       return state_->load();
+    case State::Kind::drift: {
+      // A synthetic fine-tune: every tensor moved by ε times its RMS times N(0, 1) noise.
+      Rng base_rng = rng.derive("base");
+      nn::Model m = state_->inner->draw(base_rng);
+      Rng noise = rng.derive("drift");
+      for (auto& [name, t] : m.tensors) {
+        double sum = 0;
+        for (const float v : t.data) sum += static_cast<double>(v) * v;
+        const double rms =
+            t.data.empty() ? 0.0 : std::sqrt(sum / static_cast<double>(t.data.size()));
+        for (float& v : t.data) v += static_cast<float>(state_->drift * rms * noise.normal());
+      }
+      return m;
+    }
   }
   throw LogicError("unreachable model source kind");
 }

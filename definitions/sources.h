@@ -7,6 +7,8 @@
 //     cache $WRSEC_ZOO_CACHE or
 //                                     ./models), the same model on every draw
 //     "file:<path>"                   one model read from a wrsec safetensors file
+//     "drift:<eps>:<source>"          a synthetic fine-tune of the source's model, fresh per
+//                                     draw: every tensor W + eps·RMS(W)·G, G ~ N(0, 1) entries
 //   InputSource:
 //     "gaussian:<std>"                rows ~ N(0, std²·I)
 //     "fashion_mnist:<train|test>"    Fashion-MNIST images (pixels in [0, 1]) drawn uniformly

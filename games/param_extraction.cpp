@@ -14,6 +14,7 @@ ParamExtractionParams ParamExtractionParams::from(const definitions::Params& par
   p.scope = params.get_string("scope", p.scope);
   p.symmetry = params.get_string("symmetry", p.symmetry);
   p.queries = params.get_int("queries", p.queries);
+  p.tee_queries = params.get_int("tee_queries", p.tee_queries);
   p.validate();
   return p;
 }
@@ -28,6 +29,7 @@ void ParamExtractionParams::validate() const {
     throw InvalidArgument("param_extraction: symmetry must be permutation or none, not '" +
                           symmetry + "'");
   if (queries < 0) throw InvalidArgument("param_extraction: queries must be >= 0");
+  if (tee_queries < 0) throw InvalidArgument("param_extraction: tee_queries must be >= 0");
 }
 
 ParamExtraction::ParamExtraction(ParamExtractionParams params)
@@ -41,9 +43,14 @@ void ParamExtraction::check(const definitions::WeightReleaseScheme* scheme,
   if (dynamic_cast<const definitions::Extractor*>(&adversary) == nullptr)
     throw InvalidArgument("attack '" + adversary.id() +
                           "' is not an extractor and cannot play game 'param_extraction'");
-  if (params_.queries > 0 && !scheme->capabilities().has(definitions::Capability::infer))
+  const auto caps = scheme->capabilities();
+  if (params_.queries > 0 && !caps.has(definitions::Capability::infer) &&
+      !caps.has(definitions::Capability::tee))
     throw InvalidArgument("game 'param_extraction' grants Infer queries, but scheme '" +
                           scheme->id() + "' has no infer");
+  if (params_.tee_queries > 0 && !caps.has(definitions::Capability::tee))
+    throw InvalidArgument("game 'param_extraction' grants TEE queries, but scheme '" +
+                          scheme->id() + "' provisions no TEE");
 }
 
 definitions::TrialOutcome ParamExtraction::play(const definitions::WeightReleaseScheme* scheme,
@@ -58,8 +65,9 @@ definitions::TrialOutcome ParamExtraction::play(const definitions::WeightRelease
   const nn::Model model = source_.draw(model_coins);
   const definitions::Release release = scheme->release(model, release_coins);
 
-  definitions::TrialOracles oracles(*scheme, release.artifact,
-                                    static_cast<std::uint64_t>(params_.queries));
+  definitions::TrialOracles oracles(*scheme, release, static_cast<std::uint64_t>(params_.queries),
+                                    static_cast<std::uint64_t>(params_.tee_queries),
+                                    challenger.derive("tee"));
   // The extractor sees the public artifact and the granted oracles only.
   const nn::Model recovered =
       extractor.extract(release.artifact, oracles.access(), adversary_coins);
@@ -76,7 +84,9 @@ definitions::TrialOutcome ParamExtraction::play(const definitions::WeightRelease
                  {"max_error_hidden", score.max_error_hidden},
                  {"median_error_hidden", score.median_error_hidden},
                  {"max_error", score.max_error},
-                 {"queries_used", static_cast<double>(oracles.infer_used())}};
+                 {"queries_used", static_cast<double>(oracles.infer_used())},
+                 {"tee_queries_used", static_cast<double>(oracles.tee_used())},
+                 {"tee_work", oracles.tee_work()}};
   return out;
 }
 

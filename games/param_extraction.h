@@ -1,12 +1,13 @@
 #pragma once
 // param_extraction (search game, one-wayness of a release):
 //   θ ← ModelSource (fresh per trial for random sources);  (A, s) ← Release(θ; r)
-//   θ' ← E(A, O_Infer^q)                  (the extractor sees A and at most q Infer queries)
+//   θ' ← E(A, O_Infer^q, O_TEE^t)         (the extractor sees A, at most q Infer queries and, for
+//                                          a scheme with a TEE, at most t TEE queries)
 //   win iff the fraction of parameters with relative error ≤ τ (definitions/extraction.h, after
 //   aligning hidden-unit permutations) is ≥ ρ, over the parameters the release hides
 //   (scope=hidden, WeightReleaseScheme::hidden_mask) or over all parameters (scope=all).
 // Adv = Pr[win] (baseline 0). Per-trial metrics: fraction_hidden, fraction_all,
-// max_error_hidden, median_error_hidden, max_error, queries_used.
+// max_error_hidden, median_error_hidden, max_error, queries_used, tee_queries_used, tee_work.
 #include <cstdint>
 #include <string>
 
@@ -25,6 +26,7 @@ struct ParamExtractionParams {
   std::string scope = "hidden";          // hidden | all
   std::string symmetry = "permutation";  // permutation | none
   std::int64_t queries = 0;
+  std::int64_t tee_queries = 0;  // direct queries to the release's TEE (schemes with a TEE)
 
   static ParamExtractionParams from(const definitions::Params& params);
   void validate() const;
