@@ -3,6 +3,7 @@
 #include "core/errors.h"
 
 #include "attacks/ambiguity.h"
+#include "attacks/base_alignment.h"
 #include "attacks/cast.h"
 #include "attacks/coin_flip.h"
 #include "attacks/compose.h"
@@ -19,6 +20,7 @@
 #include "attacks/quantize.h"
 #include "attacks/query_regression.h"
 #include "attacks/scale_neurons.h"
+#include "attacks/static_basis.h"
 #include "attacks/taylor_ratio_inversion.h"
 #include "attacks/taylor_sign_hypothesis.h"
 #include "attacks/weight_noise.h"
@@ -41,6 +43,19 @@ void register_builtin_attacks(definitions::Registry<definitions::Adversary>& reg
   registry.add("plaintext_copy",
                "control extractor for the plaintext release: outputs the published weights",
                [](const definitions::Params&) { return std::make_unique<PlaintextCopy>(); });
+  registry.add("static_basis",
+               "perm_lock extractor: recovers the TEE's static noise subspace by repeated queries, "
+               "projects it out and reads the input permutation off d unit-vector queries "
+               "(params batch, spare, max_noise_queries, tol; the game's tee_queries grants them)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<StaticBasis>(StaticBasisParams::from(p));
+               });
+  registry.add("base_alignment",
+               "perm_lock extractor: matches the locked first layer's columns to a public base "
+               "model's by sorted values (param base = the base's model source)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<BaseAlignment>(BaseAlignmentParams::from(p));
+               });
   registry.add("query_regression",
                "data-driven baseline extractor: least squares on Q Infer queries (params inputs; "
                "the game's queries parameter sets Q)",

@@ -1,6 +1,7 @@
 #include "schemes/registry.h"
 
 #include "schemes/lsb_parity.h"
+#include "schemes/perm_lock.h"
 #include "schemes/plaintext.h"
 #include "schemes/qim.h"
 #include "schemes/spread_spectrum.h"
@@ -17,6 +18,13 @@ void register_builtin_schemes(definitions::Registry<definitions::WeightReleaseSc
                "TaylorMLP (EMNLP 2024): Taylor-coefficient release, paper or official format",
                [](const definitions::Params& p) {
                  return std::make_unique<TaylorMlp>(TaylorMlpParams::from(p));
+               });
+  registry.add("perm_lock",
+               "permutation locking with a TEE (TransLinkGuard/CoreGuard-like, MLPs): inputs and "
+               "hidden units permuted, the TEE holds the input permutation (mode = clear | "
+               "static_basis | fresh, basis K, noise, permute_hidden)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<PermLock>(PermLockParams::from(p));
                });
   // Ownership schemes; common params: owner_seed, rsa_bits, binding (signature|none),
   // target_fpr, bits, layers, ecc_t, two_sided, threshold.

@@ -1,0 +1,216 @@
+// perm_lock (schemes/perm_lock.h), its TEE oracle (definitions/tee.h) and the attacks on it
+// (attacks/static_basis.h, attacks/base_alignment.h).
+#include "schemes/perm_lock.h"
+
+#include <gtest/gtest.h>
+
+#include <Eigen/SVD>
+#include <type_traits>
+
+#include "attacks/base_alignment.h"
+#include "attacks/static_basis.h"
+#include "core/errors.h"
+#include "core/rng.h"
+#include "definitions/artifact.h"
+#include "definitions/oracle.h"
+#include "definitions/tee.h"
+#include "nn/model.h"
+
+namespace wrsec::schemes {
+namespace {
+
+using definitions::Params;
+using nn::Matrix;
+
+// The TeeOracle is the adversary's handle: query-only. It can be neither copied (a second
+// handle escaping the count) nor converted to the device, and OracleAccess holds nothing else.
+static_assert(!std::is_copy_constructible_v<definitions::TeeOracle>);
+static_assert(!std::is_convertible_v<definitions::TeeOracle&, const definitions::TeeDevice&>);
+static_assert(sizeof(definitions::OracleAccess) == 2 * sizeof(void*));
+
+nn::Model model(std::uint64_t seed, const std::string& arch = "mlp:48,32,24,10:relu") {
+  Rng rng(seed, stable_hash("perm_lock_test"), 0);
+  return nn::Model::init(nn::Architecture::parse(arch), rng);
+}
+
+PermLock scheme(const std::string& mode, std::int64_t basis = 8) {
+  return PermLock(PermLockParams::from(Params(
+      std::map<std::string, std::string>{{"mode", mode}, {"basis", std::to_string(basis)}})));
+}
+
+Matrix inputs(std::int64_t rows, std::int64_t cols, std::uint64_t seed) {
+  Rng rng(seed, stable_hash("perm_lock_test inputs"), 0);
+  Matrix x(rows, cols);
+  for (Eigen::Index r = 0; r < x.rows(); ++r)
+    for (Eigen::Index c = 0; c < x.cols(); ++c) x(r, c) = static_cast<float>(rng.normal());
+  return x;
+}
+
+float max_abs(const Matrix& m) {
+  return m.cwiseAbs().maxCoeff();
+}
+
+TEST(PermLock, InferThroughTheTeeIsTheOriginalFunctionInEveryMode) {
+  const nn::Model m = model(1);
+  const Matrix x = inputs(20, 48, 2);
+  const Matrix want = m.forward(x);
+  for (const std::string mode : {"clear", "static_basis", "fresh"}) {
+    Rng coins(3, stable_hash("release"), 0);
+    const auto rel = scheme(mode).release(m, coins);
+    definitions::TeeOracle tee(scheme(mode).provision_tee(rel), Rng(4, 5, 6));
+    const Matrix got = tee.infer(x);
+    // Equal up to float rounding: the sums run in another order, and the noise is added and
+    // removed again (std 1 against inputs of std 1).
+    EXPECT_LE(max_abs(got - want), 1e-4F * std::max(1.0F, max_abs(want))) << mode;
+    // The locked model on unmasked inputs is not the original: the artifact alone is locked.
+    const nn::Model locked = definitions::artifact_model(rel.artifact);
+    EXPECT_GT(max_abs(locked.forward(x) - want), 1e-2F) << mode;
+    // The secret stays out of the artifact.
+    EXPECT_EQ(rel.artifact.tensors.count("pi"), 0u);
+    EXPECT_EQ(rel.artifact.tensors.count("basis"), 0u);
+    EXPECT_EQ(rel.secret.tensors.count("pi"), 1u);
+  }
+}
+
+TEST(PermLock, HostViewsAreThePermutedInputPlusTheModesNoise) {
+  const nn::Model m = model(1);
+  const Matrix x = inputs(1, 48, 7).replicate(40, 1);  // one input, 40 times
+  for (const std::string mode : {"clear", "static_basis", "fresh"}) {
+    Rng coins(3, stable_hash("release"), 0);
+    const auto rel = scheme(mode, 8).release(m, coins);
+    definitions::TeeOracle tee(scheme(mode, 8).provision_tee(rel), Rng(4, 5, 6), 50);
+    const Matrix u = tee.query(x);
+    Eigen::MatrixXd diffs = (u.rowwise() - u.row(0)).cast<double>();
+    const Eigen::JacobiSVD<Eigen::MatrixXd> svd(diffs);
+    const auto& sv = svd.singularValues();
+    std::int64_t rank = 0;
+    for (Eigen::Index k = 0; k < sv.size(); ++k)
+      rank += sv(k) > 1e-4 * std::max(sv(0), 1e-30) ? 1 : 0;
+    // clear: the same view every time; static_basis: a K-dimensional noise subspace; fresh: the
+    // noise fills every direction the 39 differences can span.
+    EXPECT_EQ(rank, mode == "clear" ? 0 : mode == "static_basis" ? 8 : 39) << mode;
+    EXPECT_EQ(tee.used(), 40u);
+    // Work per row: d for the permutation, plus K·h or d·h for the noise removal.
+    EXPECT_DOUBLE_EQ(tee.work(), 40.0 * (mode == "clear"          ? 48.0
+                                         : mode == "static_basis" ? 48.0 + 8.0 * 32.0
+                                                                  : 48.0 + 48.0 * 32.0))
+        << mode;
+    EXPECT_THROW((void)tee.query(x.topRows(11)), InvalidArgument);  // the budget is 50
+    EXPECT_EQ(tee.used(), 40u);
+  }
+  // In clear mode the view is exactly the permuted input: every value of x appears once.
+  Rng coins(3, stable_hash("release"), 0);
+  const auto rel = scheme("clear").release(m, coins);
+  definitions::TeeOracle tee(scheme("clear").provision_tee(rel), Rng(4, 5, 6));
+  const Matrix one = inputs(1, 48, 8);
+  Matrix u = tee.query(one);
+  std::vector<float> a(one.data(), one.data() + 48), b(u.data(), u.data() + 48);
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  EXPECT_EQ(a, b);
+  EXPECT_NE(Matrix(one), u);
+}
+
+TEST(PermLock, BadParametersAndModelsAreRefused) {
+  const auto make = [](std::map<std::string, std::string> p) {
+    return PermLockParams::from(Params(std::move(p)));
+  };
+  EXPECT_THROW((void)make({{"mode", "secret"}}), InvalidArgument);
+  EXPECT_THROW((void)make({{"basis", "0"}}), InvalidArgument);
+  EXPECT_THROW((void)make({{"noise", "-1"}}), InvalidArgument);
+  Rng coins(1, 2, 3);
+  EXPECT_THROW((void)scheme("static_basis", 48).release(model(1), coins), InvalidArgument);
+  EXPECT_THROW((void)scheme("clear").release(model(1, "swiglu:16,32:silu"), coins),
+               InvalidArgument);
+}
+
+// The attacks, through the oracles a game grants.
+struct Attempt {
+  nn::Model original, recovered;
+  std::uint64_t tee_used = 0;
+};
+
+Attempt attack_static(const std::string& mode, std::int64_t d, std::int64_t basis) {
+  const nn::Model m = model(11, "mlp:" + std::to_string(d) + ",32,10:relu");
+  Rng coins(12, stable_hash("release"), 0);
+  const PermLock s = scheme(mode, basis);
+  const auto rel = s.release(m, coins);
+  definitions::TrialOracles oracles(s, rel, 0, 4 * static_cast<std::uint64_t>(d), Rng(13, 14, 15));
+  const attacks::StaticBasis attack(attacks::StaticBasisParams::from(Params()));
+  Rng adversary(16, 17, 18);
+  return {m, attack.extract(rel.artifact, oracles.access(), adversary), oracles.tee_used()};
+}
+
+// Columns of the first layer equal, up to the hidden permutation (compared as sorted columns).
+double fraction_of_inputs_recovered(const nn::Model& a, const nn::Model& b) {
+  const auto wa = a.tensors.at("layers.0.weight").matrix();
+  const auto wb = b.tensors.at("layers.0.weight").matrix();
+  std::int64_t same = 0;
+  for (Eigen::Index j = 0; j < wa.cols(); ++j) {
+    std::vector<float> x(wa.rows()), y(wb.rows());
+    for (Eigen::Index r = 0; r < wa.rows(); ++r) {
+      x[static_cast<std::size_t>(r)] = wa(r, j);
+      y[static_cast<std::size_t>(r)] = wb(r, j);
+    }
+    std::sort(x.begin(), x.end());
+    std::sort(y.begin(), y.end());
+    same += x == y ? 1 : 0;
+  }
+  return static_cast<double>(same) / static_cast<double>(wa.cols());
+}
+
+TEST(StaticBasisAttack, RecoversThePermutationFromAStaticBasisButNotFromFreshMasks) {
+  for (const std::string mode : {"clear", "static_basis"}) {
+    const Attempt a = attack_static(mode, 96, 12);
+    EXPECT_DOUBLE_EQ(fraction_of_inputs_recovered(a.original, a.recovered), 1.0) << mode;
+    // About d + K + spare queries.
+    EXPECT_LE(a.tee_used, 96u + 12u + 16u + 16u) << mode;
+    const Matrix x = inputs(10, 96, 19);
+    EXPECT_LE(max_abs(a.recovered.forward(x) - a.original.forward(x)), 1e-4F) << mode;
+  }
+  const Attempt fresh = attack_static("fresh", 96, 12);
+  // Fresh masks: nothing to project out, so no better than reading the locked order (a random
+  // permutation of 96 inputs fixes about one of them).
+  EXPECT_LE(fraction_of_inputs_recovered(fresh.original, fresh.recovered), 0.1);
+}
+
+TEST(StaticBasisAttack, NeedsTheTeeOracle) {
+  const nn::Model m = model(1);
+  Rng coins(1, 2, 3);
+  const PermLock s = scheme("static_basis");
+  const auto rel = s.release(m, coins);
+  definitions::OracleAccess none;
+  const attacks::StaticBasis attack(attacks::StaticBasisParams::from(Params()));
+  EXPECT_THROW((void)attack.extract(rel.artifact, none, coins), InvalidArgument);
+}
+
+TEST(BaseAlignmentAttack, RecoversAFineTuneOfThePublicBaseButNotAnIndependentModel) {
+  const nn::Model base = model(21, "mlp:64,48,10:relu");
+  const auto drifted = [&](double eps, std::uint64_t seed) {
+    nn::Model m = base;
+    Rng rng(seed, stable_hash("drift"), 0);
+    for (auto& [name, t] : m.tensors)
+      for (float& v : t.data) v += static_cast<float>(eps * 0.1 * rng.normal());
+    return m;
+  };
+  const auto run = [&](const nn::Model& protected_model, const std::string& base_file) {
+    Rng coins(22, stable_hash("release"), 0);
+    const PermLock s = scheme("static_basis");
+    const auto rel = s.release(protected_model, coins);
+    definitions::OracleAccess none;
+    const attacks::BaseAlignment attack(attacks::BaseAlignmentParams::from(
+        Params(std::map<std::string, std::string>{{"base", "file:" + base_file}})));
+    Rng adversary(23, 24, 25);
+    return fraction_of_inputs_recovered(protected_model,
+                                        attack.extract(rel.artifact, none, adversary));
+  };
+  const std::string dir = ::testing::TempDir();
+  base.to_safetensors(dir + "/perm_lock_base.safetensors");
+  model(99, "mlp:64,48,10:relu").to_safetensors(dir + "/perm_lock_other.safetensors");
+  EXPECT_DOUBLE_EQ(run(drifted(0.01, 1), dir + "/perm_lock_base.safetensors"), 1.0);
+  // An independently initialised model as the "base": the costs carry no information.
+  EXPECT_LE(run(drifted(0.01, 1), dir + "/perm_lock_other.safetensors"), 0.25);
+}
+
+}  // namespace
+}  // namespace wrsec::schemes
