@@ -100,6 +100,16 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view t
   f.commit();
 }
 
+int rename_directory_no_replace(const std::filesystem::path& from,
+                                const std::filesystem::path& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+  const int err = errno;
+  if (err != EINVAL && err != ENOSYS) return err;
+  std::error_code ec;
+  if (std::filesystem::exists(std::filesystem::symlink_status(to, ec))) return EEXIST;
+  return ::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
+}
+
 void create_directory_atomically(const std::filesystem::path& dir,
                                  const std::vector<std::pair<std::string, std::string>>& files) {
   namespace fs = std::filesystem;
@@ -132,16 +142,9 @@ void create_directory_atomically(const std::filesystem::path& dir,
     }
     fs::permissions(staging, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                  fs::perms::others_read | fs::perms::others_exec);
-    if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_NOREPLACE) != 0) {
-      int err = errno;
-      // A file system without RENAME_NOREPLACE: a plain rename, which fails over a non-empty
-      // directory too.
-      if ((err == EINVAL || err == ENOSYS) && !fs::exists(fs::symlink_status(dir)) &&
-          ::rename(staging.c_str(), dir.c_str()) == 0)
-        err = 0;
+    if (const int err = rename_directory_no_replace(staging, dir); err != 0) {
       if (err == EEXIST || err == ENOTEMPTY) throw exists();
-      if (err != 0)
-        throw RuntimeError("cannot create '" + dir.string() + "': " + std::strerror(err));
+      throw RuntimeError("cannot create '" + dir.string() + "': " + std::strerror(err));
     }
     for (auto& t : staged) t.release();
   } catch (...) {

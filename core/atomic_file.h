@@ -52,6 +52,13 @@ class AtomicFile {
 // Writes text to path atomically (an AtomicFile written and committed at once).
 void write_file_atomically(const std::filesystem::path& path, std::string_view text);
 
+// Renames the directory `from` to `to` unless something exists at `to` (renameat2 with
+// RENAME_NOREPLACE; on a file system without it, a plain rename after checking that nothing is
+// at `to`, which leaves a race with another creator). Returns 0 or the errno (EEXIST or
+// ENOTEMPTY: `to` exists).
+[[nodiscard]] int rename_directory_no_replace(const std::filesystem::path& from,
+                                              const std::filesystem::path& to);
+
 // Creates the directory `dir` holding exactly `files` (name, content), all or nothing: they are
 // written into a registered staging directory beside it (".NAME.partial-XXXXXX", mode 0755),
 // which is renamed into place without replacing anything. InvalidArgument if `dir` exists or a

@@ -18,7 +18,7 @@ std::uint64_t parse_u64(const std::string& text, const std::string& spec) {
   return parse_unsigned("malformed model source '" + spec + "': the seed", text);
 }
 
-double parse_positive(const std::string& text, const std::string& spec) {
+double parse_positive(const std::string& text, const std::string& spec, const char* what) {
   std::size_t used = 0;
   double v = 0;
   try {
@@ -27,7 +27,7 @@ double parse_positive(const std::string& text, const std::string& spec) {
     used = 0;
   }
   if (used != text.size() || text.empty() || !(v > 0) || !std::isfinite(v))
-    throw InvalidArgument("malformed input source '" + spec + "': '" + text +
+    throw InvalidArgument("malformed " + std::string(what) + " source '" + spec + "': '" + text +
                           "' is not a positive number");
   return v;
 }
@@ -101,7 +101,7 @@ ModelSource ModelSource::parse(const std::string& spec) {
     if (c == std::string::npos)
       throw InvalidArgument("malformed model source '" + spec +
                             "' (expected drift:<eps>:<base source>)");
-    st.drift = parse_positive(rest.substr(0, c), spec);
+    st.drift = parse_positive(rest.substr(0, c), spec, "model");
     st.inner = std::make_shared<const ModelSource>(ModelSource::parse(rest.substr(c + 1)));
     st.arch = st.inner->architecture();
   } else if (kind == "file") {
@@ -160,7 +160,7 @@ InputSource InputSource::parse(const std::string& spec) {
   const std::string rest = colon == std::string::npos ? "" : spec.substr(colon + 1);
   if (kind == "gaussian") {
     s.kind_ = Kind::gaussian;
-    s.std_ = parse_positive(rest, spec);
+    s.std_ = parse_positive(rest, spec, "input");
   } else if (kind == "fashion_mnist") {
     s.kind_ = Kind::fashion_mnist;
     if (rest != "train" && rest != "test")

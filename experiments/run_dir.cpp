@@ -535,15 +535,10 @@ DirectoryLock create_run_dir(const fs::path& dir, const Plan& plan, const json& 
     fs::create_directory(staging / "state");
     write_file_atomically(staging / "spec.ini", plan.spec_text);
     write_file_atomically(staging / "manifest.json", manifest.dump(2) + "\n");
-    if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_NOREPLACE) != 0) {
-      int err = errno;
-      // A file system without RENAME_NOREPLACE: a plain rename, which fails over a non-empty
-      // directory too.
-      if ((err == EINVAL || err == ENOSYS) && ::rename(staging.c_str(), dir.c_str()) == 0) err = 0;
+    if (const int err = rename_directory_no_replace(staging, dir); err != 0) {
       if (err == EEXIST || err == ENOTEMPTY) throw exists();  // another process was quicker
-      if (err != 0)
-        throw RuntimeError("cannot create run directory '" + dir.string() +
-                           "': " + std::strerror(err));
+      throw RuntimeError("cannot create run directory '" + dir.string() +
+                         "': " + std::strerror(err));
     }
     for (auto& t : staged) t.release();
     return lock;

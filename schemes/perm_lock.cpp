@@ -204,8 +204,19 @@ std::shared_ptr<const definitions::TeeDevice> PermLock::provision_tee(
     throw InvalidArgument("perm_lock: the secret holds no permutation of the model's inputs");
   std::vector<std::int64_t> pi(static_cast<std::size_t>(it->second.numel()));
   for (std::size_t j = 0; j < pi.size(); ++j) pi[j] = static_cast<std::int64_t>(it->second.data[j]);
+  if (release.artifact.metadata.value("mode", std::string()) != params_.mode)
+    throw InvalidArgument("perm_lock: the release was made in mode '" +
+                          release.artifact.metadata.value("mode", std::string()) +
+                          "', this scheme provisions '" + params_.mode + "'");
   Matrix basis;
-  if (params_.mode == "static_basis") basis = release.secret.tensors.at("basis").matrix();
+  if (params_.mode == "static_basis") {
+    const auto b = release.secret.tensors.find("basis");
+    if (b == release.secret.tensors.end() || b->second.rank() != 2 ||
+        b->second.shape[0] != locked.arch.input_size() || b->second.shape[1] != params_.basis)
+      throw InvalidArgument("perm_lock: the secret holds no " + std::to_string(params_.basis) +
+                            "-dimensional noise basis of the inputs");
+    basis = b->second.matrix();
+  }
   return std::make_shared<const PermLockTee>(locked, std::move(pi), std::move(basis), params_);
 }
 

@@ -52,6 +52,31 @@ TEST(ModelSource, RandomDrawsAreSeededAndFresh) {
   EXPECT_NE(ma.tensors, mc.tensors);
 }
 
+TEST(ModelSource, DriftIsAFreshPerturbationOfTheBaseByEpsilonTimesItsRms) {
+  const auto base = ModelSource::parse("random:mlp:200,100,10:relu");
+  const auto drift = ModelSource::parse("drift:0.1:random:mlp:200,100,10:relu");
+  EXPECT_TRUE(drift.fresh_per_draw());
+  EXPECT_EQ(drift.architecture(), base.architecture());
+  Rng a(1, 2, 3), b(1, 2, 3);
+  const nn::Model m = drift.draw(a);
+  Rng base_rng = b.derive("base");
+  const nn::Model m0 = base.draw(base_rng);  // the drift source draws its base this way
+  const auto& w = m.tensors.at("layers.0.weight").data;
+  const auto& w0 = m0.tensors.at("layers.0.weight").data;
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    diff += (w[i] - w0[i]) * (w[i] - w0[i]);
+    norm += w0[i] * w0[i];
+  }
+  // ‖ΔW‖ / ‖W‖ = 0.1 · ‖G‖ / √n with 20000 N(0, 1) entries: 0.1 ± 0.1·5/√(2·20000) at 5σ.
+  EXPECT_NEAR(std::sqrt(diff / norm), 0.1, 0.1 * 5 / std::sqrt(2.0 * 20000));
+  Rng c(1, 2, 4);
+  EXPECT_NE(drift.draw(c).tensors.at("layers.0.weight"), m.tensors.at("layers.0.weight"));
+  EXPECT_THROW((void)ModelSource::parse("drift:0.1"), InvalidArgument);
+  EXPECT_THROW((void)ModelSource::parse("drift:-1:random:mlp:4,2:relu"), InvalidArgument);
+  EXPECT_THROW((void)ModelSource::parse("drift:0.1:nowhere:x"), InvalidArgument);
+}
+
 TEST(ModelSource, LlamaSyntheticSpec) {
   const ModelSource s = ModelSource::parse("llama_synthetic:64,96");
   EXPECT_EQ(s.architecture(), nn::Architecture::parse("swiglu:64,96:silu"));

@@ -111,6 +111,26 @@ TEST(PermLock, HostViewsAreThePermutedInputPlusTheModesNoise) {
   EXPECT_NE(Matrix(one), u);
 }
 
+TEST(PermLock, GamesRouteInferQueriesThroughTheTee) {
+  const nn::Model m = model(1);
+  Rng coins(3, stable_hash("release"), 0);
+  const PermLock s = scheme("static_basis");
+  const auto rel = s.release(m, coins);
+  definitions::TrialOracles oracles(s, rel, 10, 0, Rng(1, 2, 3));
+  ASSERT_NE(oracles.access().infer, nullptr);
+  EXPECT_EQ(oracles.access().tee, nullptr);  // no direct TEE queries granted
+  const Matrix x = inputs(10, 48, 4);
+  const Matrix want = m.forward(x);
+  EXPECT_LE(max_abs(oracles.access().infer->query(x) - want),
+            1e-4F * std::max(1.0F, max_abs(want)));
+  EXPECT_EQ(oracles.infer_used(), 10u);
+  EXPECT_EQ(oracles.tee_used(), 0u);                                 // the adversary's TEE budget
+  EXPECT_DOUBLE_EQ(oracles.tee_work(), 10.0 * (48.0 + 8.0 * 32.0));  // the TEE worked for them
+  EXPECT_THROW((void)oracles.access().infer->query(x.topRows(1)), InvalidArgument);
+  // A TEE is provisioned only for the release's own form.
+  EXPECT_THROW((void)scheme("fresh").provision_tee(rel), InvalidArgument);
+}
+
 TEST(PermLock, BadParametersAndModelsAreRefused) {
   const auto make = [](std::map<std::string, std::string> p) {
     return PermLockParams::from(Params(std::move(p)));
