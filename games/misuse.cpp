@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "core/errors.h"
 #include "definitions/oracle.h"
@@ -17,6 +18,7 @@ MisuseParams MisuseParams::from(const definitions::Params& params) {
   p.inputs = params.get_string("inputs", p.inputs);
   p.eval_samples = params.get_int("eval_samples", p.eval_samples);
   p.queries = params.get_int("queries", p.queries);
+  p.tee_queries = params.get_int("tee_queries", p.tee_queries);
   p.validate();
   return p;
 }
@@ -27,6 +29,7 @@ void MisuseParams::validate() const {
   if (eval_samples < 1 || eval_samples > 1'000'000)
     throw InvalidArgument("misuse: eval_samples must lie in [1, 1000000]");
   if (queries < 0) throw InvalidArgument("misuse: queries must be >= 0");
+  if (tee_queries < 0) throw InvalidArgument("misuse: tee_queries must be >= 0");
 }
 
 Misuse::Misuse(MisuseParams params)
@@ -54,9 +57,13 @@ double max_relative_row_error(const nn::Matrix& a, const nn::Matrix& b) {
 void Misuse::check(const definitions::WeightReleaseScheme* scheme,
                    const definitions::Adversary& adversary) const {
   if (scheme == nullptr) throw InvalidArgument("game 'misuse' needs a scheme");
-  if (!scheme->capabilities().has(definitions::Capability::infer))
+  const auto caps = scheme->capabilities();
+  if (!caps.has(definitions::Capability::infer) && !caps.has(definitions::Capability::tee))
     throw InvalidArgument("game 'misuse' needs a scheme with infer; '" + scheme->id() +
                           "' has none");
+  if (params_.tee_queries > 0 && !caps.has(definitions::Capability::tee))
+    throw InvalidArgument("game 'misuse' grants TEE queries, but scheme '" + scheme->id() +
+                          "' provisions no TEE");
   if (dynamic_cast<const definitions::Extractor*>(&adversary) == nullptr)
     throw InvalidArgument("attack '" + adversary.id() +
                           "' does not output a model and cannot play game 'misuse'");
@@ -73,8 +80,9 @@ definitions::TrialOutcome Misuse::play(const definitions::WeightReleaseScheme* s
 
   const nn::Model model = source_.draw(model_coins);
   const definitions::Release release = scheme->release(model, release_coins);
-  definitions::TrialOracles oracles(*scheme, release.artifact,
-                                    static_cast<std::uint64_t>(params_.queries));
+  definitions::TrialOracles oracles(*scheme, release, static_cast<std::uint64_t>(params_.queries),
+                                    static_cast<std::uint64_t>(params_.tee_queries),
+                                    challenger.derive("tee"));
   const nn::Model program = extractor.extract(release.artifact, oracles.access(), adversary_coins);
 
   const nn::Matrix x = inputs_.draw(params_.eval_samples, model.arch.input_size(), eval_coins);
@@ -100,7 +108,12 @@ definitions::TrialOutcome Misuse::play(const definitions::WeightReleaseScheme* s
   } catch (const InvalidArgument&) {
     // A malformed program (bad shapes, non-finite weights) simply loses.
   }
-  const nn::Matrix released = scheme->infer(release.artifact, x);
+  // The release's own output: through a TEE of the challenger's (not counted as queries) when the
+  // scheme has one.
+  const bool tee = scheme->capabilities().has(definitions::Capability::tee);
+  std::optional<definitions::TeeOracle> challenger_tee;
+  if (tee) challenger_tee.emplace(scheme->provision_tee(release), challenger.derive("tee/eval"));
+  const nn::Matrix released = tee ? challenger_tee->infer(x) : scheme->infer(release.artifact, x);
 
   definitions::TrialOutcome outcome;
   outcome.win = error <= params_.epsilon && cost_ratio < params_.kappa;
@@ -108,7 +121,14 @@ definitions::TrialOutcome Misuse::play(const definitions::WeightReleaseScheme* s
                      {"cost_ratio", cost_ratio},
                      {"release_cost_ratio", scheme->infer_macs(release.artifact) / plain_cost},
                      {"release_output_rel_error", max_relative_row_error(released, reference)},
-                     {"queries_used", static_cast<double>(oracles.infer_used())}};
+                     {"queries_used", static_cast<double>(oracles.infer_used())},
+                     {"tee_queries_used", static_cast<double>(oracles.tee_used())}};
+  if (tee) {
+    // The TEE's multiply-adds per example, against the plain model's.
+    outcome.metrics.emplace_back(
+        "release_tee_cost_ratio",
+        challenger_tee->work() / static_cast<double>(params_.eval_samples) / plain_cost);
+  }
   if (model.arch.kind == nn::Architecture::Kind::mlp) {
     outcome.metrics.emplace_back("argmax_agreement", agreement);
     outcome.metrics.emplace_back("kl_mean", kl);

@@ -1,6 +1,6 @@
 #pragma once
 // misuse (search game, the "Unswift" claim: a release must not yield a fast equivalent model):
-//   θ ← ModelSource;  (A, s) ← Release(θ; r);  P ← E(A, O_Infer^q)   (P is a runnable model)
+//   θ ← ModelSource;  (A, s) ← Release(θ; r);  P ← E(A, O_Infer^q, O_TEE^t)  (P runs alone)
 //   x_1..x_m ← held-out inputs (InputSource, challenger coins)
 //   agree:  max_k ‖P(x_k) − f_θ(x_k)‖₂ / ‖f_θ(x_k)‖₂ ≤ ε
 //   cheap:  cost(P) < κ·cost(f_θ), cost = multiply-accumulates per example
@@ -9,7 +9,10 @@
 // (release_cost_ratio = Π.infer_macs(A)/cost(f_θ)) and its own output error
 // (release_output_rel_error), so the slowdown the scheme claims is measured in the same run;
 // for classifiers (mlp) argmax_agreement and kl_mean = mean KL(f_θ ‖ P) of P, and the release's
-// release_kl_mean. Wall time is measured by benchmarks, not here.
+// release_kl_mean; for a scheme with a TEE, Infer (the Infer oracle's and the release's own
+// output) runs through the release's TEE, and release_tee_cost_ratio is the TEE's work per
+// example over cost(f_θ) (release_cost_ratio is then the host's). Wall time is measured by
+// benchmarks, not here.
 #include <cstdint>
 #include <string>
 
@@ -26,6 +29,7 @@ struct MisuseParams {
   std::string inputs;  // InputSource spec; empty = InputSource::default_for(arch, held_out)
   std::int64_t eval_samples = 256;
   std::int64_t queries = 0;
+  std::int64_t tee_queries = 0;  // direct queries to the release's TEE (schemes with a TEE)
 
   static MisuseParams from(const definitions::Params& params);
   void validate() const;

@@ -220,6 +220,12 @@ std::shared_ptr<const definitions::TeeDevice> PermLock::provision_tee(
   return std::make_shared<const PermLockTee>(locked, std::move(pi), std::move(basis), params_);
 }
 
+double PermLock::infer_macs(const definitions::Artifact& artifact) const {
+  if (!artifact.metadata.contains("architecture"))
+    throw InvalidArgument("perm_lock artifact has no 'architecture' metadata");
+  return nn::Architecture::from_json(artifact.metadata.at("architecture")).macs_per_example();
+}
+
 nn::TensorMap PermLock::hidden_mask(const nn::Model& original,
                                     const definitions::Release& /*release*/) const {
   nn::TensorMap mask;

@@ -44,6 +44,8 @@ class PermLock final : public definitions::WeightReleaseScheme {
   [[nodiscard]] definitions::Release release(const nn::Model& model, Rng& coins) const override;
   [[nodiscard]] std::shared_ptr<const definitions::TeeDevice> provision_tee(
       const definitions::Release& release) const override;
+  // The host's multiply-adds per example (the locked model's); the TEE's work is its own.
+  [[nodiscard]] double infer_macs(const definitions::Artifact& artifact) const override;
   [[nodiscard]] nn::TensorMap hidden_mask(const nn::Model& original,
                                           const definitions::Release& release) const override;
   [[nodiscard]] const PermLockParams& params() const { return params_; }

@@ -14,6 +14,7 @@
 #include "definitions/artifact.h"
 #include "definitions/oracle.h"
 #include "definitions/tee.h"
+#include "games/misuse.h"
 #include "nn/model.h"
 
 namespace wrsec::schemes {
@@ -192,6 +193,34 @@ TEST(StaticBasisAttack, RecoversThePermutationFromAStaticBasisButNotFromFreshMas
   // Fresh masks: nothing to project out, so no better than reading the locked order (a random
   // permutation of 96 inputs fixes about one of them).
   EXPECT_LE(fraction_of_inputs_recovered(fresh.original, fresh.recovered), 0.1);
+}
+
+TEST(StaticBasisAttack, WinsMisuseAgainstAStaticBasisAndLosesAgainstFreshMasks) {
+  for (const std::string mode : {"static_basis", "fresh"}) {
+    games::MisuseParams p;
+    p.model = "random:mlp:64,32,10:relu";
+    p.inputs = "gaussian:1";
+    p.tee_queries = 500;
+    const games::Misuse game(p);
+    const PermLock s = scheme(mode);
+    const attacks::StaticBasis attack(attacks::StaticBasisParams::from(Params()));
+    game.check(&s, attack);
+    Rng coins(31, stable_hash("misuse"), 0);
+    const auto outcome = game.play(&s, attack, coins);
+    EXPECT_EQ(outcome.win, mode == "static_basis") << mode;
+    bool has_tee_cost = false;
+    for (const auto& [name, value] : outcome.metrics)
+      if (name == "release_tee_cost_ratio") {
+        has_tee_cost = true;
+        // (d + K·h) / (d·h + h·o) for static_basis, (d + d·h) / (d·h + h·o) for fresh.
+        EXPECT_NEAR(value,
+                    mode == "static_basis" ? (64.0 + 8 * 32) / (64.0 * 32 + 32 * 10)
+                                           : (64.0 + 64 * 32) / (64.0 * 32 + 32 * 10),
+                    1e-12)
+            << mode;
+      }
+    EXPECT_TRUE(has_tee_cost);
+  }
 }
 
 TEST(StaticBasisAttack, NeedsTheTeeOracle) {
