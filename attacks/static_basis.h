@@ -27,7 +27,7 @@ struct StaticBasisParams {
   std::int64_t batch = 16;                // noise queries per round
   std::int64_t spare = 8;                 // rows beyond the rank before it counts as saturated
   std::int64_t max_noise_queries = 1024;  // give up (fresh masks) after this many
-  double tol = 1e-4;                      // singular values above tol·σ_max count
+  double tol = 1e-4;                      // a residual above tol·‖difference‖ is new
 
   static StaticBasisParams from(const definitions::Params& params);
 };
