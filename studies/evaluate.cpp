@@ -289,6 +289,10 @@ BatteryPlan plan_battery(const EvaluateOptions& o) {
     notion.tolerance = o.tolerance ? *o.tolerance : def.tolerance;
     notion.game_params = def.game_params;
     const bool hiding = def.needs == Needs::protected_release;
+    // A release with trusted hardware: the adversary may query the TEE as often as Infer.
+    if (hiding && caps.has(definitions::Capability::tee) &&
+        (def.game == "param_extraction" || def.game == "misuse"))
+      notion.game_params.emplace_back("tee_queries", "2000");
     if (!o.notions.empty() &&
         std::find(o.notions.begin(), o.notions.end(), def.id) == o.notions.end()) {
       notion.reason = "not selected (the evaluation was restricted to other notions)";

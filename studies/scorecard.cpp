@@ -176,7 +176,13 @@ Scorecard make_scorecard(const BatteryPlan& plan, const fs::path& out) {
       text << "Infer's output differs from the original model's by a mean max-relative row error "
               "of "
            << fmt(err, 3) << (std::isnan(kl) ? "" : " (mean KL " + fmt(kl, 3) + ")")
-           << "; Infer costs " << fmt(cost, 3) << " x the plain model's multiply-accumulates.";
+           << "; Infer costs " << fmt(cost, 3) << " x the plain model's multiply-accumulates";
+      const double tee = pooled_mean(n.cells, "release_tee_cost_ratio");
+      if (!std::isnan(tee)) {
+        card.utility["release_tee_cost_ratio_mean"] = tee;
+        text << " on the host, and its TEE does " << fmt(tee, 3) << " x as many";
+      }
+      text << ".";
     }
     if (n.id == "removal" && n.plan.applicable) {
       const double cost = pooled_mean(n.cells, "embed_cost");

@@ -5,6 +5,7 @@
 #include "studies/evaluate.h"
 
 #include <gtest/gtest.h>
+#include <algorithm>
 
 #include <filesystem>
 #include <fstream>
@@ -90,6 +91,23 @@ TEST(EvaluatePlan, PlaintextPlaysTheHidingNotionsWithTheExtractorsThatReadItsRel
     EXPECT_FALSE(n.applicable);
     EXPECT_NE(n.reason.find("declares no verify"), std::string::npos) << n.reason;
   }
+}
+
+TEST(EvaluatePlan, PermLockGetsTeeQueriesAndTheStaticBasisAttack) {
+  const BatteryPlan plan = wrsec::studies::plan_battery(options("perm_lock"));
+  EXPECT_EQ(plan.capabilities, "protected_release,tee");
+  for (const char* id : {"extraction", "misuse"}) {
+    const auto& n = notion(plan, id);
+    EXPECT_TRUE(n.applicable) << id << ": " << n.reason;
+    EXPECT_TRUE(contains(n.attacks, "static_basis")) << id;
+    EXPECT_NE(std::find(n.game_params.begin(), n.game_params.end(),
+                        std::pair<std::string, std::string>{"tee_queries", "2000"}),
+              n.game_params.end())
+        << id;
+  }
+  // Plaintext has no TEE: no TEE queries are granted.
+  const BatteryPlan plain = wrsec::studies::plan_battery(options("plaintext"));
+  for (const auto& [k, v] : notion(plain, "extraction").game_params) EXPECT_NE(k, "tee_queries");
 }
 
 TEST(EvaluatePlan, EveryRegisteredAdversaryIsPlayedOrReportedForEveryPlayedNotion) {
