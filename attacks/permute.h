@@ -12,17 +12,13 @@
 #include <vector>
 
 #include "definitions/adversary.h"
+#include "nn/permutation.h"
 
 namespace wrsec::attacks {
 
-// A uniformly random permutation of [0, n): Fisher–Yates, for i = n−1..1 swap(p[i], p[below(i+1)]).
-[[nodiscard]] std::vector<std::int64_t> random_permutation(std::int64_t n, Rng& rng);
-
-// Reorders the units of hidden layer `layer` (mlp: output of layers.{layer}, layer ≤ L−2;
-// swiglu: layer 0, the hidden units) so that new unit k is old unit perm[k]. InvalidArgument if
-// the layer does not exist or perm is not a permutation of that layer's width.
-void permute_hidden_units(nn::Model& model, std::size_t layer,
-                          const std::vector<std::int64_t>& perm);
+// The primitives live in nn/permutation.h (perm_lock uses them too).
+using nn::permute_hidden_units;
+using nn::random_permutation;
 
 class Permute final : public definitions::Remover {
  public:

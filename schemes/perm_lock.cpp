@@ -3,27 +3,17 @@
 #include <Eigen/QR>
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 #include "core/errors.h"
 #include "definitions/artifact.h"
 #include "nn/layers.h"
 #include "nn/model.h"
+#include "nn/permutation.h"
 
 namespace wrsec::schemes {
 namespace {
 
 using nn::Matrix;
-
-std::vector<std::int64_t> uniform_permutation(std::int64_t n, Rng& rng) {
-  std::vector<std::int64_t> p(static_cast<std::size_t>(n));
-  std::iota(p.begin(), p.end(), 0);
-  for (std::int64_t i = n - 1; i > 0; --i) {
-    const auto j = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(i + 1)));
-    std::swap(p[static_cast<std::size_t>(i)], p[static_cast<std::size_t>(j)]);
-  }
-  return p;
-}
 
 std::string weight_name(std::size_t i) {
   return "layers." + std::to_string(i) + ".weight";
@@ -151,22 +141,11 @@ definitions::Release PermLock::release(const nn::Model& model, Rng& coins) const
   if (params_.permute_hidden) {
     for (std::size_t l = 0; l + 1 < layers; ++l) {
       Rng rng = coins.derive("hidden").derive(l);
-      const auto sigma = uniform_permutation(model.arch.sizes[l + 1], rng);
-      auto w = locked.tensors.at(weight_name(l)).matrix();
-      auto& b = locked.tensors.at(bias_name(l)).data;
-      auto next = locked.tensors.at(weight_name(l + 1)).matrix();
-      const Matrix w_old = w, next_old = next;
-      const auto b_old = b;
-      for (std::size_t i = 0; i < sigma.size(); ++i) {
-        const auto to = static_cast<Eigen::Index>(i), from = static_cast<Eigen::Index>(sigma[i]);
-        w.row(to) = w_old.row(from);
-        b[i] = b_old[static_cast<std::size_t>(sigma[i])];
-        next.col(to) = next_old.col(from);
-      }
+      nn::permute_hidden_units(locked, l, nn::random_permutation(model.arch.sizes[l + 1], rng));
     }
   }
   Rng pi_rng = coins.derive("input");
-  const auto pi = uniform_permutation(d, pi_rng);
+  const auto pi = nn::random_permutation(d, pi_rng);
   {
     auto w = locked.tensors.at(weight_name(0)).matrix();
     const Matrix old = w;
