@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
+#include <vector>
 
 #include "core/errors.h"
 
@@ -119,6 +121,23 @@ Digest Sha256::finish() noexcept {
 Digest sha256(std::string_view data) noexcept {
   Sha256 h;
   h.update(data);
+  return h.finish();
+}
+
+Digest sha256_file(const std::filesystem::path& path, std::uint64_t* bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InvalidArgument("cannot read '" + path.string() + "'");
+  Sha256 h;
+  std::uint64_t total = 0;
+  std::vector<char> buf(1 << 16);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const auto got = static_cast<std::size_t>(in.gcount());
+    h.update(buf.data(), got);
+    total += got;
+  }
+  if (in.bad()) throw InvalidArgument("cannot read '" + path.string() + "'");
+  if (bytes != nullptr) *bytes = total;
   return h.finish();
 }
 

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -28,6 +29,9 @@ class Sha256 {
 };
 
 [[nodiscard]] Digest sha256(std::string_view data) noexcept;
+// SHA-256 of a file's bytes, read in blocks; `bytes` receives their number. InvalidArgument naming
+// the path when it cannot be read.
+[[nodiscard]] Digest sha256_file(const std::filesystem::path& path, std::uint64_t* bytes = nullptr);
 // Lower-case hex of bytes, and its inverse (InvalidArgument for odd length or non-hex text).
 [[nodiscard]] std::string to_hex(const std::uint8_t* data, std::size_t size);
 [[nodiscard]] inline std::string to_hex(const Digest& d) {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -50,19 +49,8 @@ struct EvidenceFileDigest {
 };
 
 EvidenceFileDigest digest_of_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InvalidArgument("cannot read '" + path.string() + "'");
-  Sha256 h;
   EvidenceFileDigest d;
-  std::vector<char> buf(1 << 16);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    const auto got = static_cast<std::size_t>(in.gcount());
-    h.update(buf.data(), got);
-    d.bytes += got;
-  }
-  if (in.bad()) throw InvalidArgument("cannot read '" + path.string() + "'");
-  d.sha256 = to_hex(h.finish());
+  d.sha256 = to_hex(sha256_file(path, &d.bytes));
   return d;
 }
 

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
 #include <iterator>
 #include <mutex>
 #include <set>
@@ -44,12 +43,6 @@ std::vector<std::string> added(const definitions::Registry<T>& registry,
   for (const auto& id : ids(registry))
     if (before.count(id) == 0) out.push_back(id);
   return out;
-}
-
-std::string file_sha256(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return to_hex(sha256(bytes));
 }
 
 }  // namespace
@@ -112,7 +105,7 @@ class PluginLoader {
     LoadedPlugin loaded;
     loaded.name = call.plugin_name != nullptr ? call.plugin_name : path.stem().string();
     loaded.path = path;
-    loaded.sha256 = file_sha256(path);
+    loaded.sha256 = to_hex(sha256_file(path));
     loaded.schemes = added(catalog.schemes, schemes_before);
     loaded.attacks = added(catalog.attacks, attacks_before);
     loaded.games = added(catalog.games, games_before);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "core/errors.h"
@@ -66,6 +68,22 @@ TEST(Sha256, BinaryDataWithZeros) {
   const std::string with_zero("a\0b", 3);
   EXPECT_NE(hex_sha256(with_zero), hex_sha256("ab"));
   EXPECT_NE(hex_sha256(with_zero), hex_sha256("a"));
+}
+
+TEST(Sha256, FilesAreHashedInBlocksLikeTheirBytes) {
+  const std::filesystem::path p =
+      std::filesystem::path(::testing::TempDir()) / "wrsec_sha256_file_test.bin";
+  std::string bytes(200000, '\0');  // spans several read blocks, with zeros
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 131 % 251);
+  std::ofstream(p, std::ios::binary) << bytes;
+  std::uint64_t n = 0;
+  EXPECT_EQ(sha256_file(p, &n), sha256(bytes));
+  EXPECT_EQ(n, bytes.size());
+  std::ofstream(p, std::ios::binary | std::ios::trunc) << "abc";
+  EXPECT_EQ(to_hex(sha256_file(p)),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  std::filesystem::remove(p);
+  EXPECT_THROW((void)sha256_file(p), InvalidArgument);
 }
 
 TEST(Hex, RoundTrip) {
