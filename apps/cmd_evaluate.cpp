@@ -38,7 +38,8 @@ int cmd_evaluate(const Args& args, const Context& context) {
       "advantage above which a notion is broken, for every notion (default per notion: 0.05, "
       "false positives 0.01)")("seed", po::value<std::string>()->default_value("1"), "master seed")(
       "notions", po::value<std::string>(),
-      "comma-separated notions to play (default all: extraction, misuse, ind, removal, "
+      "comma-separated notions to play (default all: extraction, misuse, misuse_accuracy, locate, "
+      "ind, removal, "
       "false_positive, forgery, forgery_independent)")(
       "plan", "print what the battery would play and exit (nothing is written)")(
       "shard", po::value<std::string>(), "i/N: play slice i of N of every cell's trials")(

@@ -6,8 +6,11 @@
 // W'_0 and column i of the base's first layer are compared by their sorted values,
 //   cost(j, i) = ‖sort(W'_0[:, j]) − sort(B_0[:, i])‖²,
 // and matched by minimum-cost assignment (Hungarian up to nn::kMaxHungarian inputs, else greedy).
-// Unlock as static_basis does. An independently trained model in place of the base (a control)
-// leaves the costs uninformative and the permutation unrecovered.
+// Unlock as static_basis does. A gated block: input coordinate j's signature is its sorted
+// W'_gate and W'_up columns, output coordinate j's its sorted W'_down row (both invariant to the
+// hidden permutation); a shared residual basis is matched once on the summed costs, a per-layer
+// one twice. An independently trained model in place of the base (a control) leaves the costs
+// uninformative and the permutation unrecovered.
 #include <string>
 
 #include "definitions/adversary.h"

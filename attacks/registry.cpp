@@ -12,7 +12,9 @@
 #include "attacks/finetune.h"
 #include "attacks/identity.h"
 #include "attacks/ind_via_extraction.h"
+#include "attacks/knockoff.h"
 #include "attacks/likelihood_ratio.h"
+#include "attacks/outlier_restore.h"
 #include "attacks/overwrite.h"
 #include "attacks/permute.h"
 #include "attacks/plaintext_copy.h"
@@ -23,6 +25,7 @@
 #include "attacks/static_basis.h"
 #include "attacks/taylor_ratio_inversion.h"
 #include "attacks/taylor_sign_hypothesis.h"
+#include "attacks/variance_scale.h"
 #include "attacks/weight_noise.h"
 #include "attacks/weight_shift.h"
 
@@ -55,6 +58,32 @@ void register_builtin_attacks(definitions::Registry<definitions::Adversary>& reg
                "model's by sorted values (param base = the base's model source)",
                [](const definitions::Params& p) {
                  return std::make_unique<BaseAlignment>(BaseAlignmentParams::from(p));
+               });
+  registry.add("outlier_restore",
+               "sparse_lock extractor and locator: flags the weights piled up at each tensor's "
+               "clamp bounds (detect = bounds | repeats, tolerance, repeats), restores them to "
+               "zero or a public base (restore, base), then fine-tunes on victim-labelled "
+               "queries (finetune, queries, epochs, lr, batch, inputs; the game's queries grant "
+               "them)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<OutlierRestore>(OutlierRestoreParams::from(p));
+               });
+  registry.add("knockoff",
+               "black-box baseline extractor: trains a fresh network of the release's "
+               "architecture on victim-labelled queries, ignoring the released weights (queries, "
+               "epochs, lr, batch, inputs; the game's queries grant them; finetune=no trains "
+               "nothing)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<Knockoff>(QueryTraining::from(p, "knockoff"));
+               });
+  registry.add("variance_scale",
+               "scale_morph extractor: divides each morphed layer by sqrt(var(W')/var(B)) of a "
+               "public base B, or of the architecture's initialisation without one (estimator = "
+               "variance | projection), starts the TEE's layers from B (or a fresh init), then "
+               "fine-tunes on victim-labelled queries (base, finetune, queries, epochs, lr, batch, "
+               "inputs)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<VarianceScale>(VarianceScaleParams::from(p));
                });
   registry.add("query_regression",
                "data-driven baseline extractor: least squares on Q Infer queries (params inputs; "

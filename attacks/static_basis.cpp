@@ -6,6 +6,7 @@
 #include "core/errors.h"
 #include "definitions/artifact.h"
 #include "definitions/oracle.h"
+#include "nn/layers.h"
 #include "nn/model.h"
 
 namespace wrsec::attacks {
@@ -16,10 +17,13 @@ StaticBasisParams StaticBasisParams::from(const definitions::Params& params) {
   p.spare = params.get_int("spare", p.spare);
   p.max_noise_queries = params.get_int("max_noise_queries", p.max_noise_queries);
   p.tol = params.get_double("tol", p.tol);
+  p.out_queries = params.get_int("out_queries", p.out_queries);
   if (p.batch < 1 || p.spare < 1 || p.max_noise_queries < p.batch)
     throw InvalidArgument(
         "static_basis: batch and spare must be >= 1 and max_noise_queries >= batch");
   if (!(p.tol > 0 && p.tol < 1)) throw InvalidArgument("static_basis: tol must lie in (0, 1)");
+  if (p.out_queries < 1 || p.out_queries > 4096)
+    throw InvalidArgument("static_basis: out_queries must lie in [1, 4096]");
   return p;
 }
 
@@ -90,12 +94,49 @@ nn::Model StaticBasis::extract(const definitions::Artifact& release,
   const Eigen::MatrixXd ud = u.cast<double>();
   const Eigen::MatrixXd z = ud - (ud * q) * q.transpose();
   const auto pi = greedy_assignment(z);
-  // 3. Unlock the first layer.
-  auto w = model.tensors.at("layers.0.weight").matrix();
-  const nn::Matrix locked = w;
-  for (std::int64_t i = 0; i < d; ++i)
-    w.col(static_cast<Eigen::Index>(i)) =
-        locked.col(static_cast<Eigen::Index>(pi[static_cast<std::size_t>(i)]));
+  // 3. Unlock the input side: column i of the clear weights is column π(i) of the locked ones.
+  const auto unpermute_columns = [&](Eigen::Ref<nn::Matrix> w, const std::vector<std::int64_t>& p) {
+    const nn::Matrix locked = w;
+    for (std::int64_t i = 0; i < d; ++i)
+      w.col(static_cast<Eigen::Index>(i)) =
+          locked.col(static_cast<Eigen::Index>(p[static_cast<std::size_t>(i)]));
+  };
+  if (model.arch.kind != nn::Architecture::Kind::swiglu) {
+    unpermute_columns(model.tensors.at("layers.0.weight").matrix(), pi);
+    return model;
+  }
+  unpermute_columns(model.tensors.at("mlp.gate_proj.weight").matrix(), pi);
+  unpermute_columns(model.tensors.at("mlp.up_proj.weight").matrix(), pi);
+  // 4. The output basis: π itself when the residual basis is shared; per layer, read it off
+  // `out_queries` protected outputs y = Infer(x) against the host's y' = h(x)·W'_downᵀ, whose
+  // column π_out(j) is y's column j.
+  std::vector<std::int64_t> pi_out = pi;
+  if (release.metadata.value("residual", "shared") == "per_layer") {
+    nn::Matrix x(params_.out_queries, d);
+    for (Eigen::Index r = 0; r < x.rows(); ++r)
+      for (Eigen::Index j = 0; j < d; ++j) x(r, j) = static_cast<float>(0.25 * coins.normal());
+    const Eigen::MatrixXd y = oracles.tee->infer(x).cast<double>();
+    const nn::Matrix& g = model.tensors.at("mlp.gate_proj.weight").matrix();
+    const nn::Matrix& up = model.tensors.at("mlp.up_proj.weight").matrix();
+    const nn::Matrix hidden =
+        nn::activation_forward<float>(model.arch.activation, nn::linear_forward<float>(x, g))
+            .cwiseProduct(nn::linear_forward<float>(x, up));
+    const Eigen::MatrixXd y_host =
+        nn::linear_forward<float>(hidden, model.tensors.at("mlp.down_proj.weight").matrix())
+            .cast<double>();
+    // score(j, k) = −‖y[:, j] − y'[:, k]‖²
+    const Eigen::VectorXd ny = y.colwise().squaredNorm().transpose();
+    const Eigen::VectorXd nh = y_host.colwise().squaredNorm().transpose();
+    Eigen::MatrixXd score = 2 * (y.transpose() * y_host);
+    score.colwise() -= ny;
+    score.rowwise() -= nh.transpose();
+    pi_out = greedy_assignment(score);
+  }
+  auto down = model.tensors.at("mlp.down_proj.weight").matrix();
+  const nn::Matrix locked_down = down;
+  for (std::int64_t j = 0; j < d; ++j)
+    down.row(static_cast<Eigen::Index>(j)) =
+        locked_down.row(static_cast<Eigen::Index>(pi_out[static_cast<std::size_t>(j)]));
   return model;
 }
 

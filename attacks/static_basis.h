@@ -10,7 +10,11 @@
 //   2. Query the d unit vectors: U = P + C·Bᵀ·P, so Z = U·Π⊥ = P·Π⊥ and π(i) = argmax_j Z_ij
 //      (exact when K ≪ d; ties resolved greedily by descending Z).
 //   3. Unlock: W_0[:, i] = W'_0[:, π(i)]; the other tensors as released (the hidden permutations
-//      change nothing).
+//      change nothing). A gated block: the same for the columns of W_gate and W_up; then the
+//      output basis, π for a shared residual basis, or per layer (metadata residual=per_layer)
+//      read off `out_queries` protected outputs y = Infer(x) (TEE infer queries) matched to the
+//      host's y' = h(x)·W'_downᵀ by columns (greedy on −‖y_j − y'_k‖²); W_down[j, :] =
+//      W'_down[π_out(j), :].
 // About d + K + spare queries. A fresh full-rank mask never lets the rank saturate below d: the
 // attack then recovers nothing (returns the release as it is) and says so in the log.
 #include <Eigen/Core>
@@ -28,6 +32,7 @@ struct StaticBasisParams {
   std::int64_t spare = 8;                 // rows beyond the rank before it counts as saturated
   std::int64_t max_noise_queries = 1024;  // give up (fresh masks) after this many
   double tol = 1e-4;                      // a residual above tol·‖difference‖ is new
+  std::int64_t out_queries = 8;           // gated, per-layer residual basis: outputs compared
 
   static StaticBasisParams from(const definitions::Params& params);
 };

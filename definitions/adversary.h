@@ -45,6 +45,17 @@ class Extractor : public Adversary {
   [[nodiscard]] virtual bool reads(const Artifact& /*release*/) const { return true; }
 };
 
+// Locator L (secret_location): given the public release and oracles, outputs the parameters of
+// the released model it believes the owner's secret covers, as a 0/1 tensor per parameter tensor
+// (a missing tensor counts as all 0). A mix-in, not an Adversary: an extractor that locates the
+// secret on its way (e.g. outlier_restore) is also a Locator, and the game casts to it.
+class Locator {
+ public:
+  virtual ~Locator() = default;
+  [[nodiscard]] virtual nn::TensorMap locate(const Artifact& release, OracleAccess& oracles,
+                                             Rng& coins) const = 0;
+};
+
 // Release distinguisher (IND of releases): chooses two models (θ0, θ1) of the given
 // architecture, then sees Release(θ_b) and outputs b'. The pair is handed back to guess(), so the
 // adversary keeps no state between the two phases.

@@ -13,6 +13,17 @@ nn::Matrix InferOracle::query(const nn::Matrix& x) {
   return tee_ != nullptr ? tee_->infer(x) : scheme_.infer(artifact_, x);
 }
 
+void check_oracle_grants(const std::string& game, const WeightReleaseScheme& scheme,
+                         std::int64_t queries, std::int64_t tee_queries) {
+  const auto caps = scheme.capabilities();
+  if (queries > 0 && !caps.has(Capability::infer) && !caps.has(Capability::tee))
+    throw InvalidArgument("game '" + game + "' grants Infer queries, but scheme '" + scheme.id() +
+                          "' has no infer");
+  if (tee_queries > 0 && !caps.has(Capability::tee))
+    throw InvalidArgument("game '" + game + "' grants TEE queries, but scheme '" + scheme.id() +
+                          "' provisions no TEE");
+}
+
 TrialOracles::TrialOracles(const WeightReleaseScheme& scheme, const Artifact& artifact,
                            std::uint64_t infer_budget) {
   if (infer_budget > 0) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <string>
 
 #include "definitions/scheme.h"
 #include "definitions/tee.h"
@@ -31,6 +32,11 @@ class InferOracle {
   std::uint64_t used_ = 0;
   TeeOracle* tee_;  // when set, queries run through the release's TEE
 };
+
+// Whether `scheme` can answer what a game grants: Infer queries need infer or a TEE, TEE queries
+// a TEE. InvalidArgument "game '<game>' grants ... but scheme '<id>' ..." otherwise.
+void check_oracle_grants(const std::string& game, const WeightReleaseScheme& scheme,
+                         std::int64_t queries, std::int64_t tee_queries);
 
 // The oracles of one trial; a null member means the game grants no such oracle.
 struct OracleAccess {

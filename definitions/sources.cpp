@@ -181,6 +181,18 @@ InputSource InputSource::default_for(const nn::Architecture& arch, bool held_out
 }
 
 nn::Matrix InputSource::draw(std::int64_t rows, std::int64_t cols, Rng& rng) const {
+  return draw_rows(rows, cols, rng, nullptr);
+}
+
+nn::Matrix InputSource::draw_labelled(std::int64_t rows, std::int64_t cols, Rng& rng,
+                                      std::vector<std::int32_t>& labels) const {
+  if (!labelled())
+    throw InvalidArgument("input source '" + spec_ + "' has no labels (use fashion_mnist:...)");
+  return draw_rows(rows, cols, rng, &labels);
+}
+
+nn::Matrix InputSource::draw_rows(std::int64_t rows, std::int64_t cols, Rng& rng,
+                                  std::vector<std::int32_t>* labels) const {
   if (rows < 1 || cols < 1) throw InvalidArgument("input source needs positive rows and columns");
   nn::Matrix x(rows, cols);
   if (kind_ == Kind::gaussian) {
@@ -194,8 +206,13 @@ nn::Matrix InputSource::draw(std::int64_t rows, std::int64_t cols, Rng& rng) con
     throw InvalidArgument("input source '" + spec_ + "' gives " +
                           std::to_string(set.images.cols()) + " features, the model expects " +
                           std::to_string(cols));
-  for (std::int64_t r = 0; r < rows; ++r)
-    x.row(r) = set.images.row(static_cast<std::int64_t>(rng.below(std::uint64_t(set.size()))));
+  if (labels != nullptr) labels->assign(static_cast<std::size_t>(rows), 0);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const auto i = static_cast<std::int64_t>(rng.below(std::uint64_t(set.size())));
+    x.row(r) = set.images.row(i);
+    if (labels != nullptr)
+      (*labels)[static_cast<std::size_t>(r)] = set.labels[static_cast<std::size_t>(i)];
+  }
   return x;
 }
 

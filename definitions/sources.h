@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/rng.h"
 #include "nn/model.h"
@@ -45,11 +46,18 @@ class InputSource {
   [[nodiscard]] const std::string& spec() const { return spec_; }
   // rows × cols inputs; InvalidArgument if the source cannot produce `cols` features.
   [[nodiscard]] nn::Matrix draw(std::int64_t rows, std::int64_t cols, Rng& rng) const;
+  // The same draw (same rows for the same rng) with the true class of each row in `labels` for a
+  // labelled source; InvalidArgument for an unlabelled one (gaussian).
+  [[nodiscard]] nn::Matrix draw_labelled(std::int64_t rows, std::int64_t cols, Rng& rng,
+                                         std::vector<std::int32_t>& labels) const;
+  [[nodiscard]] bool labelled() const { return kind_ == Kind::fashion_mnist; }
   // The default for a model with `cols` inputs: Fashion-MNIST images for 784, else N(0, 1)
   // (N(0, 0.25²) for gated blocks, the scale synthetic_llama_block is calibrated for).
   static InputSource default_for(const nn::Architecture& arch, bool held_out);
 
  private:
+  nn::Matrix draw_rows(std::int64_t rows, std::int64_t cols, Rng& rng,
+                       std::vector<std::int32_t>* labels) const;
   enum class Kind { gaussian, fashion_mnist };
   std::string spec_;
   Kind kind_ = Kind::gaussian;

@@ -9,6 +9,7 @@ IndReleaseParams IndReleaseParams::from(const definitions::Params& params) {
   IndReleaseParams p;
   p.arch = params.get_string("arch", p.arch);
   p.queries = params.get_int("queries", p.queries);
+  p.tee_queries = params.get_int("tee_queries", p.tee_queries);
   p.validate();
   return p;
 }
@@ -16,6 +17,7 @@ IndReleaseParams IndReleaseParams::from(const definitions::Params& params) {
 void IndReleaseParams::validate() const {
   (void)nn::Architecture::parse(arch);
   if (queries < 0) throw InvalidArgument("ind_release: queries must be >= 0");
+  if (tee_queries < 0) throw InvalidArgument("ind_release: tee_queries must be >= 0");
 }
 
 IndRelease::IndRelease(IndReleaseParams params)
@@ -27,9 +29,7 @@ void IndRelease::check(const definitions::WeightReleaseScheme* scheme,
   if (dynamic_cast<const definitions::ReleaseDistinguisher*>(&adversary) == nullptr)
     throw InvalidArgument("attack '" + adversary.id() +
                           "' is not a release distinguisher and cannot play game 'ind_release'");
-  if (params_.queries > 0 && !scheme->capabilities().has(definitions::Capability::infer))
-    throw InvalidArgument("game 'ind_release' grants Infer queries, but scheme '" + scheme->id() +
-                          "' has no infer");
+  definitions::check_oracle_grants(id(), *scheme, params_.queries, params_.tee_queries);
 }
 
 definitions::TrialOutcome IndRelease::play(const definitions::WeightReleaseScheme* scheme,
@@ -52,12 +52,17 @@ definitions::TrialOutcome IndRelease::play(const definitions::WeightReleaseSchem
   }
   const definitions::Release release =
       scheme->release(b == 1 ? pair.second : pair.first, release_coins);
-  definitions::TrialOracles oracles(*scheme, release.artifact,
-                                    static_cast<std::uint64_t>(params_.queries));
+  definitions::TrialOracles oracles(*scheme, release, static_cast<std::uint64_t>(params_.queries),
+                                    static_cast<std::uint64_t>(params_.tee_queries),
+                                    challenger.derive("tee"));
   const int guess = distinguisher.guess(pair, release.artifact, oracles.access(), guess_coins);
   if (guess != 0 && guess != 1)
     throw LogicError("distinguisher '" + adversary.id() + "' returned a guess other than 0 or 1");
-  return {guess == b, b, guess, {{"queries_used", static_cast<double>(oracles.infer_used())}}};
+  definitions::TrialOutcome out{
+      guess == b, b, guess, {{"queries_used", static_cast<double>(oracles.infer_used())}}};
+  if (scheme->capabilities().has(definitions::Capability::tee))
+    out.metrics.emplace_back("tee_queries_used", static_cast<double>(oracles.tee_used()));
+  return out;
 }
 
 }  // namespace wrsec::games

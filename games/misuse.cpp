@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "core/errors.h"
+#include "definitions/artifact.h"
 #include "definitions/oracle.h"
 #include "nn/metrics.h"
 
@@ -19,6 +20,7 @@ MisuseParams MisuseParams::from(const definitions::Params& params) {
   p.eval_samples = params.get_int("eval_samples", p.eval_samples);
   p.queries = params.get_int("queries", p.queries);
   p.tee_queries = params.get_int("tee_queries", p.tee_queries);
+  p.accuracy_ratio = params.get_double("accuracy_ratio", p.accuracy_ratio);
   p.validate();
   return p;
 }
@@ -30,6 +32,8 @@ void MisuseParams::validate() const {
     throw InvalidArgument("misuse: eval_samples must lie in [1, 1000000]");
   if (queries < 0) throw InvalidArgument("misuse: queries must be >= 0");
   if (tee_queries < 0) throw InvalidArgument("misuse: tee_queries must be >= 0");
+  if (!(accuracy_ratio >= 0 && accuracy_ratio <= 1))
+    throw InvalidArgument("misuse: accuracy_ratio must lie in [0, 1] (0 = output criterion)");
 }
 
 Misuse::Misuse(MisuseParams params)
@@ -39,6 +43,12 @@ Misuse::Misuse(MisuseParams params)
                   ? definitions::InputSource::default_for(source_.architecture(), true)
                   : definitions::InputSource::parse(params_.inputs)) {
   params_.validate();
+  if (params_.accuracy_ratio > 0 &&
+      (!inputs_.labelled() || source_.architecture().kind != nn::Architecture::Kind::mlp))
+    throw InvalidArgument(
+        "misuse: accuracy_ratio needs a classifier and labelled inputs (input "
+        "source '" +
+        inputs_.spec() + "' has no labels)");
 }
 
 double max_relative_row_error(const nn::Matrix& a, const nn::Matrix& b) {
@@ -61,9 +71,7 @@ void Misuse::check(const definitions::WeightReleaseScheme* scheme,
   if (!caps.has(definitions::Capability::infer) && !caps.has(definitions::Capability::tee))
     throw InvalidArgument("game 'misuse' needs a scheme with infer; '" + scheme->id() +
                           "' has none");
-  if (params_.tee_queries > 0 && !caps.has(definitions::Capability::tee))
-    throw InvalidArgument("game 'misuse' grants TEE queries, but scheme '" + scheme->id() +
-                          "' provisions no TEE");
+  definitions::check_oracle_grants(id(), *scheme, params_.queries, params_.tee_queries);
   if (dynamic_cast<const definitions::Extractor*>(&adversary) == nullptr)
     throw InvalidArgument("attack '" + adversary.id() +
                           "' does not output a model and cannot play game 'misuse'");
@@ -85,7 +93,12 @@ definitions::TrialOutcome Misuse::play(const definitions::WeightReleaseScheme* s
                                     challenger.derive("tee"));
   const nn::Model program = extractor.extract(release.artifact, oracles.access(), adversary_coins);
 
-  const nn::Matrix x = inputs_.draw(params_.eval_samples, model.arch.input_size(), eval_coins);
+  const bool by_accuracy = params_.accuracy_ratio > 0;
+  nn::Labels truth;
+  const nn::Matrix x =
+      by_accuracy
+          ? inputs_.draw_labelled(params_.eval_samples, model.arch.input_size(), eval_coins, truth)
+          : inputs_.draw(params_.eval_samples, model.arch.input_size(), eval_coins);
   const nn::Matrix reference = model.forward(x);
   const double plain_cost = model.arch.macs_per_example();
 
@@ -93,6 +106,7 @@ definitions::TrialOutcome Misuse::play(const definitions::WeightReleaseScheme* s
   double cost_ratio = std::numeric_limits<double>::infinity();
   double agreement = 0;
   double kl = std::numeric_limits<double>::infinity();
+  double accuracy = 0;
   try {
     program.validate();
     if (program.arch.input_size() == model.arch.input_size() &&
@@ -103,6 +117,7 @@ definitions::TrialOutcome Misuse::play(const definitions::WeightReleaseScheme* s
       if (model.arch.kind == nn::Architecture::Kind::mlp) {
         agreement = nn::argmax_agreement(out, reference);
         kl = nn::kl_divergence(reference, out).mean;
+        if (by_accuracy) accuracy = nn::accuracy(out, truth);
       }
     }
   } catch (const InvalidArgument&) {
@@ -115,8 +130,12 @@ definitions::TrialOutcome Misuse::play(const definitions::WeightReleaseScheme* s
   if (tee) challenger_tee.emplace(scheme->provision_tee(release), challenger.derive("tee/eval"));
   const nn::Matrix released = tee ? challenger_tee->infer(x) : scheme->infer(release.artifact, x);
 
+  const double victim_accuracy = by_accuracy ? nn::accuracy(reference, truth) : 0.0;
+  const bool agree =
+      by_accuracy ? victim_accuracy > 0 && accuracy >= params_.accuracy_ratio * victim_accuracy
+                  : error <= params_.epsilon;
   definitions::TrialOutcome outcome;
-  outcome.win = error <= params_.epsilon && cost_ratio < params_.kappa;
+  outcome.win = agree && cost_ratio < params_.kappa;
   outcome.metrics = {{"output_rel_error", error},
                      {"cost_ratio", cost_ratio},
                      {"release_cost_ratio", scheme->infer_macs(release.artifact) / plain_cost},
@@ -133,6 +152,22 @@ definitions::TrialOutcome Misuse::play(const definitions::WeightReleaseScheme* s
     outcome.metrics.emplace_back("argmax_agreement", agreement);
     outcome.metrics.emplace_back("kl_mean", kl);
     outcome.metrics.emplace_back("release_kl_mean", nn::kl_divergence(reference, released).mean);
+  }
+  if (by_accuracy) {
+    outcome.metrics.emplace_back("accuracy", accuracy);
+    outcome.metrics.emplace_back("victim_accuracy", victim_accuracy);
+    outcome.metrics.emplace_back("accuracy_ratio",
+                                 victim_accuracy > 0 ? accuracy / victim_accuracy : 0.0);
+    outcome.metrics.emplace_back("release_accuracy", nn::accuracy(released, truth));
+    // The artifact's own model without the TEE (what the lock leaves), when the artifact is one.
+    double artifact_accuracy = std::numeric_limits<double>::quiet_NaN();
+    try {
+      artifact_accuracy =
+          nn::accuracy(definitions::artifact_model(release.artifact).forward(x), truth);
+    } catch (const InvalidArgument&) {
+    }
+    if (!std::isnan(artifact_accuracy))
+      outcome.metrics.emplace_back("artifact_accuracy", artifact_accuracy);
   }
   return outcome;
 }

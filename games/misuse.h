@@ -5,6 +5,12 @@
 //   agree:  max_k ‖P(x_k) − f_θ(x_k)‖₂ / ‖f_θ(x_k)‖₂ ≤ ε
 //   cheap:  cost(P) < κ·cost(f_θ), cost = multiply-accumulates per example
 //   win iff agree AND cheap.  Adv = Pr[win] (baseline 0).
+// With accuracy_ratio = ρ > 0 (labelled inputs, classifiers), agree is instead
+//   acc(f_θ) > 0 and acc(P) ≥ ρ·acc(f_θ)   on the m held-out inputs' true labels (meaningful for
+//   a trained classifier: against a victim at chance any model may win),
+// the "accuracy restored" criterion of the partial-release attacks (NNSplitter, SOTER), with
+// metrics accuracy, victim_accuracy, accuracy_ratio, release_accuracy (Infer's own) and
+// artifact_accuracy (the artifact's model run without the TEE, when it is a model: the lock).
 // Metrics per trial: output_rel_error and cost_ratio of P; the release's own cost ratio
 // (release_cost_ratio = Π.infer_macs(A)/cost(f_θ)) and its own output error
 // (release_output_rel_error), so the slowdown the scheme claims is measured in the same run;
@@ -30,6 +36,7 @@ struct MisuseParams {
   std::int64_t eval_samples = 256;
   std::int64_t queries = 0;
   std::int64_t tee_queries = 0;  // direct queries to the release's TEE (schemes with a TEE)
+  double accuracy_ratio = 0;     // ρ > 0: agree = accuracy restored to ρ·acc(f_θ)
 
   static MisuseParams from(const definitions::Params& params);
   void validate() const;

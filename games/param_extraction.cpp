@@ -43,14 +43,7 @@ void ParamExtraction::check(const definitions::WeightReleaseScheme* scheme,
   if (dynamic_cast<const definitions::Extractor*>(&adversary) == nullptr)
     throw InvalidArgument("attack '" + adversary.id() +
                           "' is not an extractor and cannot play game 'param_extraction'");
-  const auto caps = scheme->capabilities();
-  if (params_.queries > 0 && !caps.has(definitions::Capability::infer) &&
-      !caps.has(definitions::Capability::tee))
-    throw InvalidArgument("game 'param_extraction' grants Infer queries, but scheme '" +
-                          scheme->id() + "' has no infer");
-  if (params_.tee_queries > 0 && !caps.has(definitions::Capability::tee))
-    throw InvalidArgument("game 'param_extraction' grants TEE queries, but scheme '" +
-                          scheme->id() + "' provisions no TEE");
+  definitions::check_oracle_grants(id(), *scheme, params_.queries, params_.tee_queries);
 }
 
 definitions::TrialOutcome ParamExtraction::play(const definitions::WeightReleaseScheme* scheme,

@@ -4,6 +4,7 @@
 #include "games/ind_release.h"
 #include "games/misuse.h"
 #include "games/param_extraction.h"
+#include "games/secret_location.h"
 #include "games/wm_false_positive.h"
 #include "games/wm_forgery.h"
 #include "games/wm_removal.h"
@@ -28,11 +29,18 @@ void register_builtin_games(definitions::Registry<definitions::Game>& registry) 
       "misuse",
       "search game: the adversary outputs a model agreeing with the original within "
       "epsilon at cost < kappa x the plain model (params model, epsilon, kappa, inputs, "
-      "eval_samples, queries)",
+      "eval_samples, queries, tee_queries; accuracy_ratio > 0 = accuracy restored instead)",
       [](const definitions::Params& p) { return std::make_unique<Misuse>(MisuseParams::from(p)); });
+  registry.add("secret_location",
+               "search game: a locator flags the positions a partial release hides; wins iff "
+               "precision >= min_precision and recall >= min_recall (params model, "
+               "min_precision, min_recall, queries, tee_queries)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<SecretLocation>(SecretLocationParams::from(p));
+               });
   registry.add("ind_release",
                "distinguishing game: the adversary picks two models, sees the release of one "
-               "and guesses which (params arch, queries)",
+               "and guesses which (params arch, queries, tee_queries)",
                [](const definitions::Params& p) {
                  return std::make_unique<IndRelease>(IndReleaseParams::from(p));
                });

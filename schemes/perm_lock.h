@@ -1,6 +1,7 @@
 #pragma once
 // perm_lock: permutation locking with a TEE (Family A: TransLinkGuard, ACM MM 2024; CoreGuard,
-// arXiv 2410.13903), for MLPs. With rows as examples, layer i computes a_i·W_iᵀ + b_i.
+// arXiv 2410.13903), for MLPs and Llama-shaped gated blocks. With rows as examples, MLP layer i
+// computes a_i·W_iᵀ + b_i; the gated block f(x) = (σ(x·W_gateᵀ) ⊙ x·W_upᵀ)·W_downᵀ.
 //   Release(M; r): σ_l a uniform permutation of hidden layer l's units (rows of W_l, b_l and
 //     columns of W_{l+1}: the function is unchanged), π a uniform permutation of the d inputs,
 //     W'_0[:, π(j)] = W_0[:, j] (the locked first layer expects u = x·P, u_{π(j)} = x_j).
@@ -13,8 +14,15 @@
 //     from K precomputed rows, or n·W_0ᵀ in full for fresh), then the remaining layers; equal to
 //     M(x) up to float rounding (the sums run in another order).
 //   TEE work per row: d (the permutation) + K·h (static_basis) or d·h (fresh), h = W_0's rows.
-// hidden_mask: the first layer (its column order is the secret; the rest is public up to the
-// hidden permutations, which change nothing).
+// Gated block [d, h]: σ permutes the h hidden units (rows of W_gate, W_up, columns of W_down);
+//   π the residual basis at the input (columns of W_gate, W_up); the output leaves in basis π_out
+//   (rows of W_down: W'_down[π_out(j), :] = W_down[j, :]) with π_out = π (residual=shared: one
+//   basis for the whole residual stream, CoreGuard-like) or an independent π_out
+//   (residual=per_layer: each layer's own, TransLinkGuard-like). The TEE masks and permutes the
+//   input as above, removes the noise from both projections (K·2h or d·2h multiply-adds) and
+//   returns the output in the clear basis (d). s adds π_out for per_layer.
+// hidden_mask: MLP: the first layer (its column order is the secret; the rest is public up to
+// the hidden permutations, which change nothing); gated block: all three projections.
 #include <cstdint>
 #include <string>
 
@@ -28,6 +36,7 @@ struct PermLockParams {
   std::int64_t basis = 64;            // K, the static noise subspace's dimension
   double noise = 1.0;                 // σ
   bool permute_hidden = true;
+  std::string residual = "shared";  // gated blocks: shared | per_layer output basis
 
   static PermLockParams from(const definitions::Params& params);
   void validate() const;
@@ -40,7 +49,8 @@ class PermLock final : public definitions::WeightReleaseScheme {
   [[nodiscard]] definitions::Capabilities capabilities() const override {
     return {definitions::Capability::tee, definitions::Capability::protected_release};
   }
-  // InvalidArgument for a model that is not an MLP, or with fewer inputs than K.
+  // InvalidArgument for a model that is neither an MLP nor a gated block, with at most K inputs,
+  // or residual=per_layer on an MLP.
   [[nodiscard]] definitions::Release release(const nn::Model& model, Rng& coins) const override;
   [[nodiscard]] std::shared_ptr<const definitions::TeeDevice> provision_tee(
       const definitions::Release& release) const override;

@@ -4,6 +4,8 @@
 #include "schemes/perm_lock.h"
 #include "schemes/plaintext.h"
 #include "schemes/qim.h"
+#include "schemes/scale_morph.h"
+#include "schemes/sparse_lock.h"
 #include "schemes/spread_spectrum.h"
 #include "schemes/taylor_mlp.h"
 #include "schemes/trigger_set.h"
@@ -20,11 +22,26 @@ void register_builtin_schemes(definitions::Registry<definitions::WeightReleaseSc
                  return std::make_unique<TaylorMlp>(TaylorMlpParams::from(p));
                });
   registry.add("perm_lock",
-               "permutation locking with a TEE (TransLinkGuard/CoreGuard-like, MLPs): inputs and "
-               "hidden units permuted, the TEE holds the input permutation (mode = clear | "
-               "static_basis | fresh, basis K, noise, permute_hidden)",
+               "permutation locking with a TEE (TransLinkGuard/CoreGuard-like, MLPs and gated "
+               "blocks): inputs and hidden units permuted, the TEE holds the input permutation "
+               "(mode = clear | static_basis | fresh, basis K, noise, permute_hidden; gated "
+               "blocks: residual = shared | per_layer)",
                [](const definitions::Params& p) {
                  return std::make_unique<PermLock>(PermLockParams::from(p));
+               });
+  registry.add("sparse_lock",
+               "sparse-secret partial release with a TEE (NNSplitter-like, MLPs): k weights "
+               "pushed to their layer's clamp bounds to break accuracy, the TEE holds the sparse "
+               "correction (k, rounds, samples, layers, clamp)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<SparseLock>(SparseLockParams::from(p));
+               });
+  registry.add("scale_morph",
+               "parameter morphing with a TEE (SOTER-like, MLPs): a fraction of layers released "
+               "scaled by secret factors, the rest held in the TEE (fraction, scale_min, "
+               "scale_max)",
+               [](const definitions::Params& p) {
+                 return std::make_unique<ScaleMorph>(ScaleMorphParams::from(p));
                });
   // Ownership schemes; common params: owner_seed, rsa_bits, binding (signature|none),
   // target_fpr, bits, layers, ecc_t, two_sided, threshold.

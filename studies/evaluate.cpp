@@ -38,6 +38,7 @@ struct NotionDef {
   std::uint64_t trials;
   double tolerance;
   bool skip_training_attacks;  // adversaries that train are not played in this profile
+  std::string fixed_model;     // hiding notions: this model instead of the probed candidates
 };
 
 const std::vector<std::string> kHidingModels = {"random:mlp:784,64,10:silu",
@@ -57,7 +58,8 @@ std::vector<NotionDef> battery(const std::string& profile) {
        {{"queries", "2000"}},
        n(32, 300),
        0.05,
-       false},
+       false,
+       ""},
       {"misuse",
        "misuse: a runnable model as accurate as the release and cheaper than kappa x the plain "
        "model",
@@ -67,7 +69,29 @@ std::vector<NotionDef> battery(const std::string& profile) {
        {{"queries", "2000"}},
        n(16, 100),
        0.05,
-       false},
+       false,
+       ""},
+      {"misuse_accuracy",
+       "accuracy restored: a runnable model with >= 0.9 of the victim's test accuracy from the "
+       "release and 100 victim-labelled queries (the partial-release attacks' criterion)",
+       "misuse",
+       Needs::protected_release,
+       "model",
+       {{"accuracy_ratio", "0.9"}, {"queries", "100"}, {"eval_samples", "1000"}},
+       n(16, 64),
+       0.05,
+       false,
+       kOwnershipModel},
+      {"locate",
+       "secret location: flag the positions the release hides with precision and recall >= 0.9",
+       "secret_location",
+       Needs::protected_release,
+       "model",
+       {},
+       n(16, 64),
+       0.05,
+       false,
+       kOwnershipModel},
       {"ind",
        "indistinguishability of releases: which of two chosen models was released",
        "ind_release",
@@ -76,7 +100,8 @@ std::vector<NotionDef> battery(const std::string& profile) {
        {{"queries", "2000"}},
        n(64, 300),
        0.05,
-       false},
+       false,
+       ""},
       {"removal",
        "mark removal: Verify fails while accuracy drops by at most delta = 5 pp",
        "wm_removal",
@@ -85,7 +110,8 @@ std::vector<NotionDef> battery(const std::string& profile) {
        {{"eval_samples", quick ? "1000" : "2000"}},
        n(16, 64),
        0.05,
-       false},
+       false,
+       ""},
       {"false_positive",
        "false positives: Verify accepts an independently trained model (Adv = FPR)",
        "wm_false_positive",
@@ -94,7 +120,8 @@ std::vector<NotionDef> battery(const std::string& profile) {
        {{"null_first", "100"}, {"null_count", nulls}},
        n(128, 1000),
        0.01,
-       quick},
+       quick,
+       ""},
       {"forgery",
        "forgery: a claim other than the owner's verifies on the owner's model",
        "wm_forgery",
@@ -103,7 +130,8 @@ std::vector<NotionDef> battery(const std::string& profile) {
        {{"target", "owner"}},
        n(64, 100),
        0.05,
-       false},
+       false,
+       ""},
       {"forgery_independent",
        "forgery on an independent model: a claim verifies on a model the claimant never marked",
        "wm_forgery",
@@ -112,7 +140,8 @@ std::vector<NotionDef> battery(const std::string& profile) {
        {{"target", "independent"}, {"null_count", nulls}},
        n(64, 100),
        0.05,
-       false},
+       false,
+       ""},
   };
 }
 
@@ -130,6 +159,7 @@ std::vector<std::string> variants(const std::string& id, const std::string& prof
       {"ambiguity",
        {"ambiguity(strategy=copy_bits)", "ambiguity(strategy=own_key tries=10)",
         "ambiguity(strategy=fake_signature)"}},
+      {"variance_scale", {"variance_scale", "variance_scale(finetune=no)"}},
   };
   static const std::map<std::string, std::vector<std::string>> full_variants = {
       {"quantize",
@@ -143,6 +173,7 @@ std::vector<std::string> variants(const std::string& id, const std::string& prof
       {"ambiguity",
        {"ambiguity(strategy=copy_bits)", "ambiguity(strategy=own_key tries=10)",
         "ambiguity(strategy=fake_signature)"}},
+      {"variance_scale", {"variance_scale", "variance_scale(finetune=no)"}},
   };
   const auto& table = quick ? quick_variants : full_variants;
   const auto it = table.find(id);
@@ -291,7 +322,7 @@ BatteryPlan plan_battery(const EvaluateOptions& o) {
     const bool hiding = def.needs == Needs::protected_release;
     // A release with trusted hardware: the adversary may query the TEE as often as Infer.
     if (hiding && caps.has(definitions::Capability::tee) &&
-        (def.game == "param_extraction" || def.game == "misuse"))
+        (def.game == "param_extraction" || def.game == "misuse" || def.game == "ind_release"))
       notion.game_params.emplace_back("tee_queries", "2000");
     if (!o.notions.empty() &&
         std::find(o.notions.begin(), o.notions.end(), def.id) == o.notions.end()) {
@@ -312,7 +343,17 @@ BatteryPlan plan_battery(const EvaluateOptions& o) {
       continue;
     }
     std::string model = o.model ? *o.model : kOwnershipModel;
-    if (hiding) {
+    std::optional<Probe> fixed_probe;  // a notion that names its own model probes it alone
+    const bool fixed = hiding && !o.model && !def.fixed_model.empty();
+    if (fixed) {
+      std::string rejected;
+      fixed_probe = probe_release(*scheme, {def.fixed_model}, o.seed, rejected);
+      if (!fixed_probe) {
+        notion.reason = "Release does not accept this notion's model (" + rejected + ")";
+        plan.notions.push_back(std::move(notion));
+        continue;
+      }
+    } else if (hiding) {
       if (!probed) {
         probe = probe_release(*scheme, o.model ? std::vector<std::string>{*o.model} : kHidingModels,
                               o.seed, probe_rejected);
@@ -323,11 +364,13 @@ BatteryPlan plan_battery(const EvaluateOptions& o) {
         plan.notions.push_back(std::move(notion));
         continue;
       }
-      model = probe->model;
     }
+    const std::optional<Probe>& used_probe = fixed ? fixed_probe : probe;
+    if (hiding) model = used_probe->model;
     notion.game_params.insert(
         notion.game_params.begin(),
-        {def.model_param, def.model_param == "arch" && probe ? probe->arch.to_spec() : model});
+        {def.model_param,
+         def.model_param == "arch" && used_probe ? used_probe->arch.to_spec() : model});
     definitions::Params game_params;
     for (const auto& [k, v] : notion.game_params) game_params.set(k, v);
     const auto game = catalog.games.create(def.game, game_params);
@@ -353,6 +396,14 @@ BatteryPlan plan_battery(const EvaluateOptions& o) {
     }
     for (const auto& text : candidates) {
       const auto [id, params] = experiments::parse_component("attack", text);
+      if (id == "knockoff" ||
+          (id == "ind_via_extraction" && params.values().count("extractor") != 0 &&
+           params.values().at("extractor") == "knockoff")) {
+        notion.skipped.push_back({text,
+                                  "the black-box baseline of a query budget (a control: "
+                                  "it ignores the release), not an attack on it"});
+        continue;
+      }
       if (def.skip_training_attacks && trains(id)) {
         notion.skipped.push_back({text, "trains a network per trial; not played by profile " +
                                             o.profile +
@@ -371,10 +422,10 @@ BatteryPlan plan_battery(const EvaluateOptions& o) {
         const auto* extractor = dynamic_cast<const definitions::Extractor*>(adversary.get());
         const auto* distinguisher =
             dynamic_cast<const definitions::ReleaseDistinguisher*>(adversary.get());
-        if ((extractor && !extractor->reads(probe->artifact)) ||
-            (distinguisher && !distinguisher->reads(probe->artifact))) {
+        if ((extractor && !extractor->reads(used_probe->artifact)) ||
+            (distinguisher && !distinguisher->reads(used_probe->artifact))) {
           notion.skipped.push_back({text, "does not read releases of this scheme (metadata " +
-                                              probe->artifact.metadata.dump() + ")"});
+                                              used_probe->artifact.metadata.dump() + ")"});
           continue;
         }
       }

@@ -15,6 +15,7 @@
 #include "definitions/oracle.h"
 #include "definitions/tee.h"
 #include "games/misuse.h"
+#include "nn/llama.h"
 #include "nn/model.h"
 
 namespace wrsec::schemes {
@@ -141,8 +142,15 @@ TEST(PermLock, BadParametersAndModelsAreRefused) {
   EXPECT_THROW((void)make({{"noise", "-1"}}), InvalidArgument);
   Rng coins(1, 2, 3);
   EXPECT_THROW((void)scheme("static_basis", 48).release(model(1), coins), InvalidArgument);
-  EXPECT_THROW((void)scheme("clear").release(model(1, "swiglu:16,32:silu"), coins),
-               InvalidArgument);
+  EXPECT_THROW((void)make({{"residual", "mixed"}}), InvalidArgument);
+  // An MLP has no residual stream to give its own basis per layer.
+  EXPECT_THROW(
+      (void)PermLock(make({{"mode", "clear"}, {"residual", "per_layer"}})).release(model(1), coins),
+      InvalidArgument);
+  // A secret whose permutation repeats a coordinate is refused by the TEE.
+  auto rel = scheme("clear").release(model(1), coins);
+  rel.secret.tensors.at("pi").data[1] = rel.secret.tensors.at("pi").data[0];
+  EXPECT_THROW((void)scheme("clear").provision_tee(rel), InvalidArgument);
 }
 
 // The attacks, through the oracles a game grants.
@@ -259,6 +267,110 @@ TEST(BaseAlignmentAttack, RecoversAFineTuneOfThePublicBaseButNotAnIndependentMod
   EXPECT_DOUBLE_EQ(run(drifted(0.01, 1), dir + "/perm_lock_base.safetensors"), 1.0);
   // An independently initialised model as the "base": the costs carry no information.
   EXPECT_LE(run(drifted(0.01, 1), dir + "/perm_lock_other.safetensors"), 0.25);
+}
+
+// Gated (Llama-shaped) blocks: the residual basis is permuted at the input and, shared or per
+// layer, at the output.
+PermLock gated_scheme(const std::string& mode, const std::string& residual,
+                      std::int64_t basis = 8) {
+  return PermLock(PermLockParams::from(Params(std::map<std::string, std::string>{
+      {"mode", mode}, {"basis", std::to_string(basis)}, {"residual", residual}})));
+}
+
+nn::Model gated_model(std::uint64_t seed, std::int64_t d = 48, std::int64_t h = 96) {
+  Rng rng(seed, stable_hash("perm_lock_test gated"), 0);
+  return nn::synthetic_llama_block(d, h, rng);
+}
+
+Matrix small_inputs(std::int64_t rows, std::int64_t cols, std::uint64_t seed) {
+  Matrix x = inputs(rows, cols, seed);
+  return x * 0.25F;
+}
+
+TEST(PermLockGated, InferThroughTheTeeIsTheOriginalBlockInEveryModeAndResidualBasis) {
+  const nn::Model m = gated_model(1);
+  const Matrix x = small_inputs(16, 48, 2);
+  const Matrix want = m.forward(x);
+  const float scale = max_abs(want);
+  for (const std::string residual : {"shared", "per_layer"})
+    for (const std::string mode : {"clear", "static_basis", "fresh"}) {
+      Rng coins(3, stable_hash("release"), 0);
+      const PermLock s = gated_scheme(mode, residual);
+      const auto rel = s.release(m, coins);
+      EXPECT_EQ(rel.artifact.metadata.at("residual"), residual);
+      EXPECT_EQ(rel.secret.tensors.count("pi_out"), residual == "per_layer" ? 1u : 0u);
+      definitions::TeeOracle tee(s.provision_tee(rel), Rng(4, 5, 6));
+      EXPECT_LE(max_abs(tee.infer(x) - want), 1e-4F * scale) << mode << "/" << residual;
+      // The artifact alone computes another function.
+      EXPECT_GT(max_abs(definitions::artifact_model(rel.artifact).forward(x) - want), 0.1F * scale)
+          << mode << "/" << residual;
+      // TEE work per row: 2d permutation moves plus the noise removal over both projections.
+      const double d = 48, h2 = 2 * 96;
+      const double expect = mode == "clear"   ? 2 * d
+                            : mode == "fresh" ? 2 * d + d * h2
+                                              : 2 * d + 8 * h2;
+      EXPECT_DOUBLE_EQ(tee.work() / 16, expect) << mode << "/" << residual;
+      // All three projections are hidden.
+      for (const auto& [name, t] : s.hidden_mask(m, rel))
+        EXPECT_EQ(std::count(t.data.begin(), t.data.end(), 1.0F),
+                  static_cast<std::ptrdiff_t>(t.data.size()))
+            << name;
+    }
+}
+
+TEST(PermLockGated, StaticBasisUnlocksBothResidualBasesButNotFreshMasks) {
+  const nn::Model m = gated_model(7, 96, 64);
+  const Matrix x = small_inputs(10, 96, 8);
+  const Matrix want = m.forward(x);
+  const float scale = max_abs(want);
+  for (const std::string residual : {"shared", "per_layer"})
+    for (const std::string mode : {"static_basis", "fresh"}) {
+      Rng coins(9, stable_hash("release"), 0);
+      const PermLock s = gated_scheme(mode, residual, 12);
+      const auto rel = s.release(m, coins);
+      definitions::TrialOracles oracles(s, rel, 0, 400, Rng(10, 11, 12));
+      const attacks::StaticBasis attack(attacks::StaticBasisParams::from(Params()));
+      Rng adversary(13, 14, 15);
+      const nn::Model got = attack.extract(rel.artifact, oracles.access(), adversary);
+      const float err = max_abs(got.forward(x) - want);
+      if (mode == "static_basis") {
+        EXPECT_LE(err, 1e-4F * scale) << residual;
+        // d + K + spare noise queries, d unit vectors, and 8 outputs for a per-layer basis.
+        EXPECT_LE(oracles.tee_used(), 96u + 12u + 16u + 16u + (residual == "per_layer" ? 8u : 0u))
+            << residual;
+      } else {
+        EXPECT_GT(err, 0.1F * scale) << residual;
+      }
+    }
+}
+
+TEST(PermLockGated, BaseAlignmentRecoversAFineTuneButNotAnIndependentBlock) {
+  const nn::Model base = gated_model(21, 64, 128);
+  nn::Model tuned = base;
+  Rng rng(22, stable_hash("drift"), 0);
+  for (auto& [name, t] : tuned.tensors)
+    for (float& v : t.data) v += static_cast<float>(0.02 * 0.01 * rng.normal());
+  const std::string dir = ::testing::TempDir();
+  base.to_safetensors(dir + "/perm_lock_gated_base.safetensors");
+  gated_model(99, 64, 128).to_safetensors(dir + "/perm_lock_gated_other.safetensors");
+  const Matrix x = small_inputs(10, 64, 23);
+  const Matrix want = tuned.forward(x);
+  const float scale = max_abs(want);
+  for (const std::string residual : {"shared", "per_layer"}) {
+    Rng coins(24, stable_hash("release"), 0);
+    const auto rel = gated_scheme("static_basis", residual).release(tuned, coins);
+    definitions::OracleAccess none;
+    const auto attack = [&](const std::string& file) {
+      const attacks::BaseAlignment a(attacks::BaseAlignmentParams::from(
+          Params(std::map<std::string, std::string>{{"base", "file:" + dir + file}})));
+      Rng adversary(25, 26, 27);
+      return a.extract(rel.artifact, none, adversary);
+    };
+    EXPECT_LE(max_abs(attack("/perm_lock_gated_base.safetensors").forward(x) - want), 1e-4F * scale)
+        << residual;
+    EXPECT_GT(max_abs(attack("/perm_lock_gated_other.safetensors").forward(x) - want), 0.1F * scale)
+        << residual;
+  }
 }
 
 }  // namespace

@@ -110,6 +110,28 @@ TEST(EvaluatePlan, PermLockGetsTeeQueriesAndTheStaticBasisAttack) {
   for (const auto& [k, v] : notion(plain, "extraction").game_params) EXPECT_NE(k, "tee_queries");
 }
 
+TEST(EvaluatePlan, PartialReleasesArePlayedForAccuracyRestoredAndSecretLocationOnTheZooModel) {
+  for (const auto& [scheme, attack] : std::vector<std::pair<std::string, std::string>>{
+           {"sparse_lock", "outlier_restore"}, {"scale_morph", "variance_scale"}}) {
+    const BatteryPlan plan = wrsec::studies::plan_battery(options(scheme));
+    const auto& n = notion(plan, "misuse_accuracy");
+    ASSERT_TRUE(n.applicable) << scheme << ": " << n.reason;
+    EXPECT_TRUE(contains(n.attacks, attack)) << scheme;
+    // A trained classifier (accuracy is measured against true labels), not the random models.
+    EXPECT_EQ(n.game_params.front().second, "zoo:mlp_784_64_64_10_relu@1") << scheme;
+    // The black-box baseline is a control, never counted as breaking the release.
+    EXPECT_FALSE(contains(n.attacks, "knockoff")) << scheme;
+    bool reported = false;
+    for (const auto& [a, why] : n.skipped) reported |= a == "knockoff" && !why.empty();
+    EXPECT_TRUE(reported) << scheme;
+  }
+  const BatteryPlan sparse = wrsec::studies::plan_battery(options("sparse_lock"));
+  const auto& locate = notion(sparse, "locate");
+  ASSERT_TRUE(locate.applicable) << locate.reason;
+  EXPECT_TRUE(contains(locate.attacks, "outlier_restore"));
+  EXPECT_FALSE(notion(wrsec::studies::plan_battery(options("scale_morph")), "locate").applicable);
+}
+
 TEST(EvaluatePlan, EveryRegisteredAdversaryIsPlayedOrReportedForEveryPlayedNotion) {
   const auto& catalog = wrsec::experiments::Catalog::global();
   for (const char* scheme : {"plaintext", "qim", "trigger_set"}) {
@@ -251,7 +273,7 @@ TEST(Evaluate, PlaintextIsBrokenOnEveryHidingNotionAndResumesToTheSameScorecard)
   EXPECT_EQ(card["schema"], "wrsec.scorecard.v1");
   for (const auto& n : card["notions"]) {
     const std::string id = n["id"];
-    if (id == "extraction" || id == "misuse" || id == "ind") {
+    if (id == "extraction" || id == "misuse" || id == "misuse_accuracy" || id == "ind") {
       EXPECT_EQ(n["kind"], "broken") << id;
       EXPECT_GT(n["best"]["lower"].get<double>(), n["tolerance"].get<double>()) << id;
     } else {
