@@ -15,8 +15,9 @@
 //      read off `out_queries` protected outputs y = Infer(x) (TEE infer queries) matched to the
 //      host's y' = h(x)·W'_downᵀ by columns (greedy on −‖y_j − y'_k‖²); W_down[j, :] =
 //      W'_down[π_out(j), :].
-// About d + K + spare queries. A fresh full-rank mask never lets the rank saturate below d: the
-// attack then recovers nothing (returns the release as it is) and says so in the log.
+// About d + K + spare queries (the noise phase rounded up to whole batches), plus out_queries
+// for a per-layer output basis. A fresh full-rank mask never lets the rank saturate below d: the
+// attack then recovers nothing (returns the release as it is).
 #include <Eigen/Core>
 #include <cstdint>
 #include <string>

@@ -66,7 +66,7 @@ nn::Model VarianceScale::extract(const definitions::Artifact& release,
       if (vb > 0) s = std::sqrt(variance(released) / vb);
     } else {
       const double dot = (pub.array() * released.array()).sum();
-      if (dot > 0) s = released.squaredNorm() / dot;
+      if (dot > 0) s = dot / pub.squaredNorm();
     }
     if (!(s > 0) || !std::isfinite(s)) s = 1;
     for (float& v : model.tensors.at(w).data) v = static_cast<float>(v / s);

@@ -6,7 +6,7 @@
 //     estimator=variance:   ŝ_l = sqrt(var(W'_l) / v_l), v_l = var(B_l), or without B the
 //                           Kaiming-uniform variance of Model::init (2/fan_in before a
 //                           nonlinearity, 1/fan_in at the output)               (TEESlice)
-//     estimator=projection: ŝ_l = ‖W'_l‖² / ⟨B_l, W'_l⟩ (least squares W' ≈ ŝ·B; needs B)
+//     estimator=projection: ŝ_l = ⟨B_l, W'_l⟩ / ‖B_l‖² (least squares W' ≈ ŝ·B; needs B)
 //   and W_l = W'_l/ŝ_l, b_l = b'_l/ŝ_l; each TEE-held layer (metadata "tee_layers") starts from
 //   B_l, or from Model::init (coins.derive("init")) without B; then fine-tuning on
 //   victim-labelled queries (attacks/query_training.h).

@@ -45,10 +45,9 @@ Misuse::Misuse(MisuseParams params)
   params_.validate();
   if (params_.accuracy_ratio > 0 &&
       (!inputs_.labelled() || source_.architecture().kind != nn::Architecture::Kind::mlp))
-    throw InvalidArgument(
-        "misuse: accuracy_ratio needs a classifier and labelled inputs (input "
-        "source '" +
-        inputs_.spec() + "' has no labels)");
+    throw InvalidArgument("misuse: accuracy_ratio needs a classifier (an MLP; the model is " +
+                          source_.architecture().to_spec() +
+                          ") and labelled inputs (input source '" + inputs_.spec() + "')");
 }
 
 double max_relative_row_error(const nn::Matrix& a, const nn::Matrix& b) {

@@ -17,10 +17,10 @@ SecretLocationParams SecretLocationParams::from(const definitions::Params& param
 }
 
 void SecretLocationParams::validate() const {
-  if (!(min_precision >= 0 && min_precision <= 1))
-    throw InvalidArgument("secret_location: min_precision must lie in [0, 1]");
-  if (!(min_recall >= 0 && min_recall <= 1))
-    throw InvalidArgument("secret_location: min_recall must lie in [0, 1]");
+  if (!(min_precision > 0 && min_precision <= 1))
+    throw InvalidArgument("secret_location: min_precision must lie in (0, 1]");
+  if (!(min_recall > 0 && min_recall <= 1))
+    throw InvalidArgument("secret_location: min_recall must lie in (0, 1]");
   if (queries < 0) throw InvalidArgument("secret_location: queries must be >= 0");
   if (tee_queries < 0) throw InvalidArgument("secret_location: tee_queries must be >= 0");
 }
@@ -61,6 +61,10 @@ definitions::TrialOutcome SecretLocation::play(const definitions::WeightReleaseS
   const nn::TensorMap flags = locator.locate(release.artifact, oracles.access(), adversary_coins);
   const nn::TensorMap secret = scheme->hidden_mask(model, release);
 
+  for (const auto& [name, f] : flags)
+    if (secret.count(name) == 0)
+      throw InvalidArgument("attack '" + adversary.id() + "' flagged '" + name +
+                            "', which is no parameter of the model");
   double flagged = 0, hidden = 0, hit = 0, weights = 0;
   for (const auto& [name, s] : secret) {
     const auto f = flags.find(name);
@@ -76,14 +80,24 @@ definitions::TrialOutcome SecretLocation::play(const definitions::WeightReleaseS
     }
     weights += static_cast<double>(s.data.size());
   }
+  // Only a sparse secret can be located: flagging everything has precision |S|/N and recall 1.
+  if (hidden == 0 || hidden / weights >= params_.min_precision)
+    throw InvalidArgument("game 'secret_location': scheme '" + scheme->id() + "' hides " +
+                          std::to_string(static_cast<std::uint64_t>(hidden)) + " of " +
+                          std::to_string(static_cast<std::uint64_t>(weights)) +
+                          " parameters, so flagging everything (or nothing) decides the game; "
+                          "it applies to a secret of fewer than min_precision of them");
   const double precision = flagged > 0 ? hit / flagged : 0.0;
-  const double recall = hidden > 0 ? hit / hidden : 0.0;
+  const double recall = hit / hidden;
   definitions::TrialOutcome out;
   out.win = precision >= params_.min_precision && recall >= params_.min_recall;
-  out.metrics = {
-      {"precision", precision}, {"recall", recall},
-      {"flagged", flagged},     {"secret", hidden},
-      {"weights", weights},     {"tee_queries_used", static_cast<double>(oracles.tee_used())}};
+  out.metrics = {{"precision", precision},
+                 {"recall", recall},
+                 {"flagged", flagged},
+                 {"secret", hidden},
+                 {"weights", weights},
+                 {"queries_used", static_cast<double>(oracles.infer_used())},
+                 {"tee_queries_used", static_cast<double>(oracles.tee_used())}};
   return out;
 }
 

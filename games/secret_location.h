@@ -4,9 +4,11 @@
 //   (WeightReleaseScheme::hidden_mask: for sparse_lock the k changed weights)
 //   F ← L(A, O_Infer^q, O_TEE^t)            (a Locator flags positions of A's model)
 //   precision = |F ∩ S|/|F| (0 when F = ∅), recall = |F ∩ S|/|S|
-//   win iff precision ≥ p_min AND recall ≥ r_min.  Adv = Pr[win] (baseline 0; flagging
-//   everything has precision |S|/N).
-// Metrics per trial: precision, recall, flagged = |F|, secret = |S|, weights = N.
+//   win iff precision ≥ p_min AND recall ≥ r_min.  Adv = Pr[win] (baseline 0: the game refuses
+//   (InvalidArgument) a release with S = ∅ or |S|/N ≥ p_min, where flagging everything would win;
+//   it locates sparse secrets). p_min, r_min ∈ (0, 1].
+// Metrics per trial: precision, recall, flagged = |F|, secret = |S|, weights = N, queries_used,
+// tee_queries_used. Flags on a tensor the model lacks, or of the wrong shape, are refused.
 #include <cstdint>
 #include <string>
 

@@ -89,9 +89,10 @@ class PermLockTee final : public definitions::TeeDevice {
     if (gated(locked_)) {
       const auto& g = locked_.tensors.at(kGateName).matrix();
       const auto& u = locked_.tensors.at(kUpName).matrix();
-      first_.resize(g.rows() + u.rows(), g.cols());
-      first_.topRows(g.rows()) = g;
-      first_.bottomRows(u.rows()) = u;
+      locked_first_.resize(g.rows() + u.rows(), g.cols());
+      locked_first_.topRows(g.rows()) = g;
+      locked_first_.bottomRows(u.rows()) = u;
+      first_ = locked_first_;
     } else {
       first_ = locked_.tensors.at(weight_name(0)).matrix();
     }
@@ -110,8 +111,7 @@ class PermLockTee final : public definitions::TeeDevice {
     // The host's first linear map(s) on u, then the TEE's noise removal.
     Matrix z =
         gated(locked_)
-            ? Matrix(
-                  nn::linear_forward<float>(u, stacked_locked_first()))  // [rows, 2h]: gate then up
+            ? Matrix(nn::linear_forward<float>(u, locked_first_))  // [rows, 2h]: gate then up
             : Matrix(nn::linear_forward<float>(u, locked_.tensors.at(weight_name(0)).matrix(),
                                                locked_.tensors.at(bias_name(0)).vector()));
     if (p_.mode == "static_basis") z -= noise * removal_;  // noise holds c here
@@ -147,15 +147,6 @@ class PermLockTee final : public definitions::TeeDevice {
   }
 
  private:
-  Matrix stacked_locked_first() const {
-    const auto& g = locked_.tensors.at(kGateName).matrix();
-    const auto& u = locked_.tensors.at(kUpName).matrix();
-    Matrix w(g.rows() + u.rows(), g.cols());
-    w.topRows(g.rows()) = g;
-    w.bottomRows(u.rows()) = u;
-    return w;
-  }
-
   // u = (x + n)·P; `noise` receives c (static_basis) or n (fresh).
   Matrix view(const Matrix& x, Rng& coins, Matrix& noise) const {
     const auto d = static_cast<Eigen::Index>(pi_.size());
@@ -185,7 +176,8 @@ class PermLockTee final : public definitions::TeeDevice {
   std::vector<std::int64_t> pi_out_;  // the output's basis (gated blocks; = π when shared)
   Matrix basis_;                      // [d, K], orthonormal columns
   Matrix first_;                      // [h, d] (MLP) or [2h, d] (gated), columns un-permuted
-  Matrix removal_;                    // [K, ·] = Bᵀ·first_ᵀ
+  Matrix locked_first_;  // gated: [W'_gate; W'_up] as released, the host's first product
+  Matrix removal_;       // [K, ·] = Bᵀ·first_ᵀ
   PermLockParams p_;
 };
 

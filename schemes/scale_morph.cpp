@@ -92,8 +92,8 @@ ScaleMorphParams ScaleMorphParams::from(const definitions::Params& params) {
 void ScaleMorphParams::validate() const {
   if (!(fraction >= 0 && fraction <= 1))
     throw InvalidArgument("scale_morph: fraction must lie in [0, 1]");
-  if (!(scale_min > 0) || !(scale_max >= scale_min) || !std::isfinite(scale_max))
-    throw InvalidArgument("scale_morph: need 0 < scale_min <= scale_max < inf");
+  if (!(scale_min >= 1e-6) || !(scale_max >= scale_min) || !(scale_max <= 1e6))
+    throw InvalidArgument("scale_morph: need 1e-6 <= scale_min <= scale_max <= 1e6");
 }
 
 ScaleMorph::ScaleMorph(ScaleMorphParams params) : params_(std::move(params)) {
@@ -145,6 +145,8 @@ definitions::Release ScaleMorph::release(const nn::Model& model, Rng& coins) con
 std::shared_ptr<const definitions::TeeDevice> ScaleMorph::provision_tee(
     const definitions::Release& release) const {
   nn::Model model = definitions::artifact_model(release.artifact);
+  if (model.arch.kind != nn::Architecture::Kind::mlp)
+    throw InvalidArgument("scale_morph: the release is not an MLP (" + model.arch.to_spec() + ")");
   const auto layers = static_cast<std::int64_t>(model.arch.sizes.size()) - 1;
   const auto it = release.secret.tensors.find("scale");
   if (it == release.secret.tensors.end() || it->second.numel() != layers)
@@ -161,10 +163,12 @@ std::shared_ptr<const definitions::TeeDevice> ScaleMorph::provision_tee(
       model.tensors.at(name) = t->second;
     }
   }
+  model.validate();  // the held layers' weights must be finite
   for (std::int64_t l = 0; l < layers; ++l) {
     scale[static_cast<std::size_t>(l)] = it->second.data[static_cast<std::size_t>(l)];
-    if (!held[static_cast<std::size_t>(l)] && !(scale[static_cast<std::size_t>(l)] > 0))
-      throw InvalidArgument("scale_morph: a scale factor is not positive");
+    if (!held[static_cast<std::size_t>(l)] && !(scale[static_cast<std::size_t>(l)] > 0 &&
+                                                std::isfinite(scale[static_cast<std::size_t>(l)])))
+      throw InvalidArgument("scale_morph: a scale factor is not a positive finite number");
   }
   return std::make_shared<const ScaleMorphTee>(std::move(model), std::move(scale), std::move(held));
 }
@@ -173,6 +177,8 @@ double ScaleMorph::infer_macs(const definitions::Artifact& artifact) const {
   if (!artifact.metadata.contains("architecture"))
     throw InvalidArgument("scale_morph artifact has no 'architecture' metadata");
   const auto arch = nn::Architecture::from_json(artifact.metadata.at("architecture"));
+  if (arch.kind != nn::Architecture::Kind::mlp)
+    throw InvalidArgument("scale_morph: the release is not an MLP (" + arch.to_spec() + ")");
   const auto layers = static_cast<std::int64_t>(arch.sizes.size()) - 1;
   std::vector<bool> held(static_cast<std::size_t>(layers), false);
   for (std::int64_t l : tee_layers_of(artifact, layers)) held[static_cast<std::size_t>(l)] = true;

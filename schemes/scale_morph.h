@@ -18,8 +18,8 @@
 namespace wrsec::schemes {
 
 struct ScaleMorphParams {
-  double fraction = 0.8;  // θ, the fraction of layers offloaded (morphed)
-  double scale_min = 1.0;
+  double fraction = 0.8;   // θ, the fraction of layers offloaded (morphed)
+  double scale_min = 1.0;  // 1e-6 <= scale_min <= scale_max <= 1e6
   double scale_max = 5.0;
 
   static ScaleMorphParams from(const definitions::Params& params);

@@ -46,6 +46,8 @@ nn::TensorMap loss_gradient(const nn::Model& model, const Matrix& x, const nn::L
 // The secret's entries, checked against the locked model's shapes.
 std::vector<SparseEntry> read_entries(const definitions::OwnerSecret& secret,
                                       const nn::Model& locked) {
+  if (locked.arch.kind != nn::Architecture::Kind::mlp)
+    throw InvalidArgument("sparse_lock: the release is not an MLP (" + locked.arch.to_spec() + ")");
   const auto pos = secret.tensors.find("positions");
   const auto val = secret.tensors.find("original");
   if (pos == secret.tensors.end() || val == secret.tensors.end() || pos->second.rank() != 2 ||
@@ -68,8 +70,15 @@ std::vector<SparseEntry> read_entries(const definitions::OwnerSecret& secret,
         s.col >= locked.arch.sizes[static_cast<std::size_t>(s.layer)])
       throw InvalidArgument("sparse_lock: a secret position lies outside the model");
     const float released = locked.tensors.at(sparse_weight_name(s.layer)).matrix()(s.row, s.col);
+    if (!std::isfinite(val->second.data[e]))
+      throw InvalidArgument("sparse_lock: the secret holds a non-finite original value");
     s.delta = released - val->second.data[e];
   }
+  std::vector<std::tuple<std::int64_t, std::int64_t, std::int64_t>> keys;
+  for (const SparseEntry& s : entries) keys.emplace_back(s.layer, s.row, s.col);
+  std::sort(keys.begin(), keys.end());
+  if (std::adjacent_find(keys.begin(), keys.end()) != keys.end())
+    throw InvalidArgument("sparse_lock: the secret lists a position twice");
   return entries;
 }
 
@@ -98,9 +107,7 @@ class SparseLockTee final : public definitions::TeeDevice {
   }
 
   double work_per_row() const override { return static_cast<double>(entries_.size()); }
-  std::string mode() const override {
-    return "sparse correction (k=" + std::to_string(entries_.size()) + ")";
-  }
+  std::string mode() const override { return "sparse correction"; }
 
  private:
   nn::Model locked_;
@@ -156,6 +163,9 @@ definitions::Release SparseLock::release(const nn::Model& model, Rng& coins) con
                             model.arch.to_spec() + " has " + std::to_string(n_layers) + ")");
     lockable += model.tensors.at(sparse_weight_name(l)).numel();
   }
+  for (const std::int64_t width : model.arch.sizes)
+    if (width > 16'777'216)  // positions are stored as float32, exact below 2^24
+      throw InvalidArgument("sparse_lock: layers wider than 2^24 units are not supported");
   if (params_.k > lockable)
     throw InvalidArgument("sparse_lock: k = " + std::to_string(params_.k) + " exceeds the " +
                           std::to_string(lockable) + " lockable weights");
@@ -239,7 +249,7 @@ definitions::Release SparseLock::release(const nn::Model& model, Rng& coins) con
   std::sort(chosen.begin(), chosen.end());
   definitions::Release rel;
   rel.artifact = definitions::model_artifact(locked, id());
-  rel.artifact.metadata["k"] = static_cast<std::int64_t>(chosen.size());
+  rel.artifact.metadata["k"] = params_.k;  // public: the parameter, not how many changed
   nn::Tensor positions({static_cast<std::int64_t>(chosen.size()), 3});
   nn::Tensor original({static_cast<std::int64_t>(chosen.size())});
   for (std::size_t e = 0; e < chosen.size(); ++e) {
@@ -265,7 +275,10 @@ std::shared_ptr<const definitions::TeeDevice> SparseLock::provision_tee(
 double SparseLock::infer_macs(const definitions::Artifact& artifact) const {
   if (!artifact.metadata.contains("architecture"))
     throw InvalidArgument("sparse_lock artifact has no 'architecture' metadata");
-  return nn::Architecture::from_json(artifact.metadata.at("architecture")).macs_per_example();
+  const auto arch = nn::Architecture::from_json(artifact.metadata.at("architecture"));
+  if (arch.kind != nn::Architecture::Kind::mlp)
+    throw InvalidArgument("sparse_lock: the release is not an MLP (" + arch.to_spec() + ")");
+  return arch.macs_per_example();
 }
 
 nn::TensorMap SparseLock::hidden_mask(const nn::Model& original,

@@ -6,11 +6,11 @@
 //     `rounds` rounds, with G = ∂CE(M'(D), labels)/∂W' at the current M', the unchosen weights
 //     with the largest gain G·(t − w), t = hi if G > 0 else lo, are pushed to t (k in all); two
 //     final passes move each chosen weight to the bound its gradient favours. With clamp = c < 1
-//     the bounds are c·[lo_W, hi_W], inside the range (a variant that hides from a detector of
-//     the extremes; the changed weights still share two exact values). NNSplitter's
-//     clamped cross-entropy ascent on a mask, with the mask picked greedily instead of by RL.
-//     A = M' (the changed weights pile up at the clamp bounds); s = {positions, original values}
-//     of the weights that changed (at most k; metadata "k" says how many).
+//     the bounds are c·[lo_W, hi_W], closer to zero than the extremes (a variant that hides
+//     from a detector of the extremes; the changed weights still share two exact values).
+//     NNSplitter's clamped cross-entropy ascent on a mask, with the mask picked greedily instead of
+//     by RL. A = M' (the changed weights pile up at the clamp bounds); s = {positions, original
+//     values} of the weights that changed (at most k; metadata "k" is the parameter k).
 //   TEE (provision_tee) holds the sparse correction Δ = W' − W and computes, per layer,
 //     z_i = a_i·W'_iᵀ + b_i − a_i·Δ_iᵀ: Infer equals M(x) up to float rounding. TEE work per row:
 //     k multiply-adds. host_view = the corrected logits (the host also sees the per-layer

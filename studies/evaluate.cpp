@@ -73,7 +73,8 @@ std::vector<NotionDef> battery(const std::string& profile) {
        ""},
       {"misuse_accuracy",
        "accuracy restored: a runnable model with >= 0.9 of the victim's test accuracy from the "
-       "release and 100 victim-labelled queries (the partial-release attacks' criterion)",
+       "release and 100 victim-labelled queries (plus the TEE queries of a scheme with a TEE; "
+       "the partial-release attacks' criterion)",
        "misuse",
        Needs::protected_release,
        "model",
@@ -183,8 +184,9 @@ std::vector<std::string> variants(const std::string& id, const std::string& prof
 
 // Built-in adversaries that train a network (too slow for some notions of the quick profile).
 bool trains(const std::string& id) {
-  static const std::set<std::string> training = {"finetune", "distill", "weight_shift",
-                                                 "overwrite"};
+  static const std::set<std::string> training = {"finetune",      "distill",  "weight_shift",
+                                                 "overwrite",     "knockoff", "outlier_restore",
+                                                 "variance_scale"};
   return training.count(id) != 0;
 }
 
@@ -373,7 +375,16 @@ BatteryPlan plan_battery(const EvaluateOptions& o) {
          def.model_param == "arch" && used_probe ? used_probe->arch.to_spec() : model});
     definitions::Params game_params;
     for (const auto& [k, v] : notion.game_params) game_params.set(k, v);
-    const auto game = catalog.games.create(def.game, game_params);
+    std::unique_ptr<definitions::Game> game;
+    try {
+      game = catalog.games.create(def.game, game_params);
+    } catch (const InvalidArgument& e) {
+      // e.g. misuse_accuracy under --model with a model that is no classifier with labelled
+      // inputs.
+      notion.reason = std::string("the notion's game refuses the model: ") + e.what();
+      plan.notions.push_back(std::move(notion));
+      continue;
+    }
 
     std::vector<std::string> candidates;
     for (const auto* entry : catalog.attacks.entries()) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -362,6 +363,18 @@ TEST(SparseLock, TheTeeRefusesAMalformedSecret) {
   auto short_values = rel;
   short_values.secret.tensors.at("original") = nn::Tensor({9});
   EXPECT_THROW((void)s.provision_tee(short_values), InvalidArgument);
+  auto not_finite = rel;
+  not_finite.secret.tensors.at("original").data[4] = std::nanf("");
+  EXPECT_THROW((void)s.provision_tee(not_finite), InvalidArgument);
+  auto twice = rel;  // entry 1 repeats entry 0: its correction would be applied twice
+  for (int f = 0; f < 3; ++f)
+    twice.secret.tensors.at("positions").data[3 + f] = twice.secret.tensors.at("positions").data[f];
+  EXPECT_THROW((void)s.provision_tee(twice), InvalidArgument);
+  // A release of another architecture (a gated block) is refused, not read out of range.
+  auto gated = rel;
+  gated.artifact.metadata["architecture"] = nn::Architecture::parse("swiglu:16,32:silu").to_json();
+  EXPECT_THROW((void)s.provision_tee(gated), InvalidArgument);
+  EXPECT_THROW((void)s.infer_macs(gated.artifact), InvalidArgument);
 }
 
 TEST(SparseLock, AClampBelowOneMovesTheWeightsInsideTheRange) {
@@ -743,11 +756,16 @@ TEST(SecretLocation, FlaggingEverythingOrNothingLoses) {
   EXPECT_DOUBLE_EQ(metric(nothing, "precision"), 0.0);
   EXPECT_DOUBLE_EQ(metric(nothing, "recall"), 0.0);
   EXPECT_DOUBLE_EQ(metric(nothing, "flagged"), 0.0);
-  // With the thresholds lowered to what flagging everything achieves, it wins: the thresholds
-  // are what decides.
+  // Thresholds at or below what flagging everything achieves (|S|/N = 100/2610) would let it win:
+  // the game refuses to be played so, and refuses a dense secret (perm_lock on a gated block hides
+  // every weight).
   const games::SecretLocation lax = location_game({{"min_precision", "0.03"}, {"min_recall", "1"}});
   Rng coins3(31, stable_hash("secret_location"), 0);
-  EXPECT_TRUE(lax.play(&s, FlagAll(1.0F), coins3).win);
+  EXPECT_THROW((void)lax.play(&s, FlagAll(1.0F), coins3), InvalidArgument);
+  const games::SecretLocation strict = location_game({{"min_precision", "0.04"}});
+  Rng coins5(31, stable_hash("secret_location"), 0);
+  EXPECT_FALSE(strict.play(&s, FlagAll(1.0F), coins5).win);
+  EXPECT_THROW((void)location_game({{"min_precision", "0"}}), InvalidArgument);
   // A locator whose flags do not fit the model is refused.
   Rng coins4(31, stable_hash("secret_location"), 0);
   EXPECT_THROW((void)game.play(&s, FlagAll(1.0F, true), coins4), InvalidArgument);
@@ -935,6 +953,24 @@ TEST(ScaleMorph, BadParametersAndModelsAreRefused) {
   auto out_of_range = rel;
   out_of_range.artifact.metadata["tee_layers"] = nlohmann::json::array({3});
   EXPECT_THROW((void)s.provision_tee(out_of_range), InvalidArgument);
+  // Scales that float32 turns into 0 or inf are refused up front; a secret scale that is not a
+  // positive finite number, or a held layer with a non-finite weight, by the TEE.
+  EXPECT_THROW((void)make({{"scale_min", "1e-300"}, {"scale_max", "1e-300"}}), InvalidArgument);
+  EXPECT_THROW((void)make({{"scale_max", "1e39"}}), InvalidArgument);
+  const auto morphed =
+      std::find_if(rel.secret.tensors.at("scale").data.begin(),
+                   rel.secret.tensors.at("scale").data.end(), [](float v) { return v != 1.0F; });
+  ASSERT_NE(morphed, rel.secret.tensors.at("scale").data.end());
+  auto inf_scale = rel;
+  inf_scale.secret.tensors.at("scale")
+      .data[static_cast<std::size_t>(morphed - rel.secret.tensors.at("scale").data.begin())] =
+      std::numeric_limits<float>::infinity();
+  EXPECT_THROW((void)s.provision_tee(inf_scale), InvalidArgument);
+  const auto held = rel.artifact.metadata.at("tee_layers");
+  ASSERT_FALSE(held.empty());
+  auto nan_weight = rel;
+  nan_weight.secret.tensors.at(weight_name(held.at(0).get<std::int64_t>())).data[0] = std::nanf("");
+  EXPECT_THROW((void)s.provision_tee(nan_weight), InvalidArgument);
 }
 
 // ---------------------------------------------------------------------------------------------

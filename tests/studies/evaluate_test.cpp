@@ -125,6 +125,16 @@ TEST(EvaluatePlan, PartialReleasesArePlayedForAccuracyRestoredAndSecretLocationO
     for (const auto& [a, why] : n.skipped) reported |= a == "knockoff" && !why.empty();
     EXPECT_TRUE(reported) << scheme;
   }
+  // Under --model with a model that is no classifier, the accuracy notion says why it is not
+  // played instead of failing the plan.
+  auto gated = options("perm_lock");
+  gated.model = "llama_synthetic:64,256:silu";
+  gated.scheme_params = {{"basis", "8"}};
+  const BatteryPlan gated_plan = wrsec::studies::plan_battery(gated);
+  EXPECT_FALSE(notion(gated_plan, "misuse_accuracy").applicable);
+  EXPECT_NE(notion(gated_plan, "misuse_accuracy").reason.find("accuracy_ratio"), std::string::npos);
+  EXPECT_TRUE(notion(gated_plan, "extraction").applicable)
+      << notion(gated_plan, "extraction").reason;
   const BatteryPlan sparse = wrsec::studies::plan_battery(options("sparse_lock"));
   const auto& locate = notion(sparse, "locate");
   ASSERT_TRUE(locate.applicable) << locate.reason;
