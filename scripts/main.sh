@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds Release, plays a profile of paper/claims.json with
 # `wrsec reproduce` and builds the paper's PDF (build/paper/wrsec.pdf).
-#   bash scripts/main.sh                    the default profile (about 8 minutes on 2 cores):
+#   bash scripts/main.sh                    the default profile (about 24 minutes on 2 cores):
 #                                           TaylorMLP at every N with two Llama-3-8B-shaped layers,
 #                                           every ownership scheme against the removal attacks,
-#                                           false positives, forgery, null calibration
-#   bash scripts/main.sh --profile full     paper scale (35-50 minutes on 2 cores)
+#                                           false positives, forgery, null calibration, the
+#                                           TEE-protected releases (studies/release_schemes/)
+#   bash scripts/main.sh --profile full     paper scale (40-60 minutes on 2 cores)
 #   bash scripts/main.sh --profile small    the CI-sized profile (about a minute)
 # Each profile is a bundle of spec files under studies/ and measurements; outputs go to
 # runs/reproduce-<profile>/ (report.md, claims.md, one run directory per spec). Killed at any point
