@@ -8,7 +8,8 @@
 //   TEE: z_l = (a_l·W'_lᵀ + b'_l)/s_l for a morphed layer (the host multiplies, the TEE divides
 //     the outputs by s_l) and z_l = a_l·W_lᵀ + b_l inside the TEE for a held layer. Infer equals
 //     M(x) up to float rounding. TEE work per row: the held layers' multiply-adds plus one
-//     division per output of a morphed layer.
+//     division per output of a morphed layer. host_view = the corrected output (a deployment's
+//     host also sees every layer's un-scaled output; not modelled, it only helps the adversary).
 #include <cstdint>
 #include <string>
 

@@ -8,7 +8,6 @@
 #include "definitions/artifact.h"
 #include "definitions/sources.h"
 #include "nn/layers.h"
-#include "nn/metrics.h"
 #include "nn/model.h"
 #include "nn/train.h"
 
