@@ -12,11 +12,14 @@ Artifact model_artifact(const nn::Model& model, const std::string& scheme_id) {
   return a;
 }
 
-nn::Model artifact_model(const Artifact& artifact) {
+nn::Architecture artifact_architecture(const Artifact& artifact) {
   if (!artifact.metadata.contains("architecture"))
     throw InvalidArgument("artifact has no 'architecture' metadata");
-  nn::Model model(nn::Architecture::from_json(artifact.metadata.at("architecture")),
-                  artifact.tensors);
+  return nn::Architecture::from_json(artifact.metadata.at("architecture"));
+}
+
+nn::Model artifact_model(const Artifact& artifact) {
+  nn::Model model(artifact_architecture(artifact), artifact.tensors);
   model.validate();
   return model;
 }

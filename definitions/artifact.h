@@ -29,6 +29,9 @@ struct Release {
 // A model published in the clear (plaintext and every watermarking scheme): the tensors plus
 // metadata {"scheme": id, "architecture": arch.to_json()}.
 [[nodiscard]] Artifact model_artifact(const nn::Model& model, const std::string& scheme_id);
+// The architecture an artifact declares (metadata "architecture"); InvalidArgument if absent or
+// malformed.
+[[nodiscard]] nn::Architecture artifact_architecture(const Artifact& artifact);
 // The model of such an artifact; InvalidArgument if the metadata or tensors are malformed.
 [[nodiscard]] nn::Model artifact_model(const Artifact& artifact);
 

@@ -300,9 +300,7 @@ std::shared_ptr<const definitions::TeeDevice> PermLock::provision_tee(
 }
 
 double PermLock::infer_macs(const definitions::Artifact& artifact) const {
-  if (!artifact.metadata.contains("architecture"))
-    throw InvalidArgument("perm_lock artifact has no 'architecture' metadata");
-  return nn::Architecture::from_json(artifact.metadata.at("architecture")).macs_per_example();
+  return definitions::artifact_architecture(artifact).macs_per_example();
 }
 
 nn::TensorMap PermLock::hidden_mask(const nn::Model& original,

@@ -1,6 +1,7 @@
 #include "schemes/plaintext.h"
 
 #include "core/errors.h"
+#include "definitions/artifact.h"
 #include "nn/model.h"
 
 namespace wrsec::schemes {
@@ -21,9 +22,7 @@ nn::Matrix Plaintext::infer(const definitions::Artifact& artifact, const nn::Mat
 }
 
 double Plaintext::infer_macs(const definitions::Artifact& artifact) const {
-  if (!artifact.metadata.contains("architecture"))
-    throw InvalidArgument("plaintext artifact has no 'architecture' metadata");
-  return nn::Architecture::from_json(artifact.metadata.at("architecture")).macs_per_example();
+  return definitions::artifact_architecture(artifact).macs_per_example();
 }
 
 }  // namespace wrsec::schemes

@@ -174,9 +174,7 @@ std::shared_ptr<const definitions::TeeDevice> ScaleMorph::provision_tee(
 }
 
 double ScaleMorph::infer_macs(const definitions::Artifact& artifact) const {
-  if (!artifact.metadata.contains("architecture"))
-    throw InvalidArgument("scale_morph artifact has no 'architecture' metadata");
-  const auto arch = nn::Architecture::from_json(artifact.metadata.at("architecture"));
+  const auto arch = definitions::artifact_architecture(artifact);
   if (arch.kind != nn::Architecture::Kind::mlp)
     throw InvalidArgument("scale_morph: the release is not an MLP (" + arch.to_spec() + ")");
   const auto layers = static_cast<std::int64_t>(arch.sizes.size()) - 1;

@@ -272,9 +272,7 @@ std::shared_ptr<const definitions::TeeDevice> SparseLock::provision_tee(
 }
 
 double SparseLock::infer_macs(const definitions::Artifact& artifact) const {
-  if (!artifact.metadata.contains("architecture"))
-    throw InvalidArgument("sparse_lock artifact has no 'architecture' metadata");
-  const auto arch = nn::Architecture::from_json(artifact.metadata.at("architecture"));
+  const auto arch = definitions::artifact_architecture(artifact);
   if (arch.kind != nn::Architecture::Kind::mlp)
     throw InvalidArgument("sparse_lock: the release is not an MLP (" + arch.to_spec() + ")");
   return arch.macs_per_example();
