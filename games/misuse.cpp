@@ -7,6 +7,7 @@
 #include "core/errors.h"
 #include "definitions/artifact.h"
 #include "definitions/oracle.h"
+#include "games/release_challenge.h"
 #include "nn/metrics.h"
 
 namespace wrsec::games {
@@ -79,18 +80,13 @@ void Misuse::check(const definitions::WeightReleaseScheme* scheme,
 definitions::TrialOutcome Misuse::play(const definitions::WeightReleaseScheme* scheme,
                                        const definitions::Adversary& adversary, Rng& coins) const {
   const auto& extractor = dynamic_cast<const definitions::Extractor&>(adversary);
-  const Rng challenger = coins.derive("challenger");
-  Rng adversary_coins = coins.derive("adversary");
-  Rng model_coins = challenger.derive("model");
-  Rng release_coins = challenger.derive("release");
+  ReleaseChallenge c(*scheme, source_, params_.queries, params_.tee_queries, coins);
+  const Rng& challenger = c.challenger;
   Rng eval_coins = challenger.derive("eval");
-
-  const nn::Model model = source_.draw(model_coins);
-  const definitions::Release release = scheme->release(model, release_coins);
-  definitions::TrialOracles oracles(*scheme, release, static_cast<std::uint64_t>(params_.queries),
-                                    static_cast<std::uint64_t>(params_.tee_queries),
-                                    challenger.derive("tee"));
-  const nn::Model program = extractor.extract(release.artifact, oracles.access(), adversary_coins);
+  const nn::Model& model = c.model;
+  const definitions::Release& release = c.release;
+  auto& oracles = c.oracles;
+  const nn::Model program = extractor.extract(release.artifact, oracles.access(), c.adversary);
 
   const bool by_accuracy = params_.accuracy_ratio > 0;
   nn::Labels truth;

@@ -2,6 +2,7 @@
 
 #include "core/errors.h"
 #include "definitions/oracle.h"
+#include "games/release_challenge.h"
 
 namespace wrsec::games {
 
@@ -50,20 +51,12 @@ definitions::TrialOutcome ParamExtraction::play(const definitions::WeightRelease
                                                 const definitions::Adversary& adversary,
                                                 Rng& coins) const {
   const auto& extractor = dynamic_cast<const definitions::Extractor&>(adversary);
-  const Rng challenger = coins.derive("challenger");
-  Rng adversary_coins = coins.derive("adversary");
-  Rng model_coins = challenger.derive("model");
-  Rng release_coins = challenger.derive("release");
-
-  const nn::Model model = source_.draw(model_coins);
-  const definitions::Release release = scheme->release(model, release_coins);
-
-  definitions::TrialOracles oracles(*scheme, release, static_cast<std::uint64_t>(params_.queries),
-                                    static_cast<std::uint64_t>(params_.tee_queries),
-                                    challenger.derive("tee"));
+  ReleaseChallenge c(*scheme, source_, params_.queries, params_.tee_queries, coins);
+  const nn::Model& model = c.model;
+  const definitions::Release& release = c.release;
+  auto& oracles = c.oracles;
   // The extractor sees the public artifact and the granted oracles only.
-  const nn::Model recovered =
-      extractor.extract(release.artifact, oracles.access(), adversary_coins);
+  const nn::Model recovered = extractor.extract(release.artifact, oracles.access(), c.adversary);
 
   const definitions::ExtractionCriterion criterion{params_.tau, params_.floor,
                                                    params_.symmetry == "permutation"};

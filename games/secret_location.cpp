@@ -2,6 +2,7 @@
 
 #include "core/errors.h"
 #include "definitions/oracle.h"
+#include "games/release_challenge.h"
 
 namespace wrsec::games {
 
@@ -48,18 +49,10 @@ definitions::TrialOutcome SecretLocation::play(const definitions::WeightReleaseS
                                                const definitions::Adversary& adversary,
                                                Rng& coins) const {
   const auto& locator = dynamic_cast<const definitions::Locator&>(adversary);
-  const Rng challenger = coins.derive("challenger");
-  Rng adversary_coins = coins.derive("adversary");
-  Rng model_coins = challenger.derive("model");
-  Rng release_coins = challenger.derive("release");
-
-  const nn::Model model = source_.draw(model_coins);
-  const definitions::Release release = scheme->release(model, release_coins);
-  definitions::TrialOracles oracles(*scheme, release, static_cast<std::uint64_t>(params_.queries),
-                                    static_cast<std::uint64_t>(params_.tee_queries),
-                                    challenger.derive("tee"));
-  const nn::TensorMap flags = locator.locate(release.artifact, oracles.access(), adversary_coins);
-  const nn::TensorMap secret = scheme->hidden_mask(model, release);
+  ReleaseChallenge c(*scheme, source_, params_.queries, params_.tee_queries, coins);
+  const auto& oracles = c.oracles;
+  const nn::TensorMap flags = locator.locate(c.release.artifact, c.oracles.access(), c.adversary);
+  const nn::TensorMap secret = scheme->hidden_mask(c.model, c.release);
 
   for (const auto& [name, f] : flags)
     if (secret.count(name) == 0)
